@@ -1,0 +1,1 @@
+"""Lambda code of modlake: one folder per function, shared code in common/."""

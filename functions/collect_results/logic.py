@@ -1,0 +1,326 @@
+"""Collect a finished job: every results page, the video's summary, Parquet rows and the integration event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from functions.common.errors import ModlakeError, UnknownJob
+from functions.common.flagging import DetectionClassifier, FlagPolicy
+from functions.common.lake import LakeWriter, label_rows, staging_key, video_row
+from functions.common.messages import (
+    CollectMessage,
+    ContinueCollect,
+    continue_collect_message,
+    retry_start_message,
+)
+from functions.common.models import (
+    CollectCheckpoint,
+    Detection,
+    JobNotification,
+    VideoMetadata,
+    VideoRecord,
+    VideoStatus,
+    VideoSummary,
+    iso,
+    partition_date,
+    utc_now,
+)
+from functions.common.observability import count
+from functions.common.ports import EventPublisher, ModerationService, VideoStore, WorkQueue
+from glue import LABELS
+
+logger = Logger(child=True)
+
+PAGE_SIZE = 1000  # GetContentModeration's maximum
+CHECKPOINT_RESERVE_MS = 120_000  # stop fetching with this much Lambda time left, and resume
+SLOTS_FREED_PER_JOB = 1
+
+
+class CollectOutcome(StrEnum):
+    """What collect_results did with one message."""
+
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CHECKPOINTED = "Checkpointed"
+    DUPLICATE = "Duplicate"
+
+
+class JobNotReady(ModlakeError):
+    """Rekognition says the job is not finished although its completion arrived; retried later."""
+
+
+@dataclass
+class CollectDeps:
+    """Everything collect_results' logic talks to."""
+
+    store: VideoStore
+    lake: LakeWriter
+    moderation: ModerationService
+    events: EventPublisher
+    start_queue: WorkQueue
+    collect_queue: WorkQueue
+    policy: FlagPolicy
+    aggregate_by: str = "TIMESTAMPS"
+    clock: Callable[[], datetime] = utc_now
+    page_size: int = PAGE_SIZE
+    checkpoint_reserve_ms: int = CHECKPOINT_RESERVE_MS
+
+
+def handle(message: CollectMessage, deps: CollectDeps, time_left_ms: Callable[[], int]) -> CollectOutcome:
+    """Route a completion notification or a continuation of a long job."""
+    if isinstance(message, ContinueCollect):
+        record = deps.store.find_by_job(message.job_id)
+        if record is None:
+            raise UnknownJob(f"continuation for unknown job {message.job_id}")
+        if record.checkpoint is None:
+            logger.info("continuation for a job already collected", job_id=message.job_id)
+            return CollectOutcome.DUPLICATE
+        return _collect_pages(record, message.job_id, record.checkpoint.completed_at, deps, time_left_ms)
+    return collect_job(message, deps, time_left_ms)
+
+
+def _find_video(note: JobNotification, store: VideoStore) -> VideoRecord:
+    """The video of a job, by JobId (authoritative) with JobTag as a cross-check; never by the API field."""
+    record = store.find_by_job(note.job_id)
+    if record is None and note.job_tag:
+        tagged = store.get(note.job_tag)
+        if tagged is not None and tagged.job_id == note.job_id:
+            record = tagged
+    if record is None:
+        raise UnknownJob(f"no video has job {note.job_id} (tag {note.job_tag!r}); retrying in case its start is late")
+    if note.job_tag and note.job_tag != record.video_id:
+        logger.warning("job tag does not match the video", job_id=note.job_id, job_tag=note.job_tag)
+    return record
+
+
+def collect_job(note: JobNotification, deps: CollectDeps, time_left_ms: Callable[[], int]) -> CollectOutcome:
+    """Handle Rekognition's completion message for one job."""
+    record = _find_video(note, deps.store)
+    if record.status not in (VideoStatus.IN_PROGRESS, VideoStatus.DELETED) or record.completed_at is not None:
+        logger.info("job already collected", job_id=note.job_id, status=str(record.status))
+        return CollectOutcome.DUPLICATE
+    if note.status != "SUCCEEDED":
+        return _record_failure(record, note, deps)
+    if record.checkpoint is not None:  # a redelivered completion for a job being collected in chunks
+        return _collect_pages(record, note.job_id, record.checkpoint.completed_at, deps, time_left_ms)
+    return _collect_pages(record, note.job_id, note.timestamp, deps, time_left_ms)
+
+
+def _record_failure(record: VideoRecord, note: JobNotification, deps: CollectDeps) -> CollectOutcome:
+    """FAILED/ERROR: keep Rekognition's status message on the video and in the lake."""
+    page = deps.moderation.results_page(note.job_id, next_token=None, max_results=1, aggregate_by=deps.aggregate_by)
+    reason = page.status_message or f"Rekognition reported {note.status}"
+    _finish(
+        record,
+        note.job_id,
+        VideoStatus.FAILED,
+        reason,
+        None,
+        page.metadata,
+        page.model_version,
+        note.timestamp,
+        deps,
+        detections=[],
+        staged=0,
+    )
+    logger.warning("moderation job failed", job_id=note.job_id, video_id=record.video_id, reason=reason)
+    return CollectOutcome.FAILED
+
+
+def _collect_pages(
+    record: VideoRecord, job_id: str, completed_at: datetime, deps: CollectDeps, time_left_ms: Callable[[], int]
+) -> CollectOutcome:
+    """Read every page (NextToken loop: there is no paginator), checkpointing before time runs out."""
+    checkpoint = record.checkpoint
+    summary = checkpoint.summary if checkpoint else VideoSummary()
+    classifier = DetectionClassifier(deps.policy, start_index=checkpoint.detections_done if checkpoint else 0)
+    next_token = checkpoint.next_token if checkpoint else None
+    staged = checkpoint.chunks_written if checkpoint else 0
+    metadata = checkpoint.metadata if checkpoint else VideoMetadata()
+    model_version = checkpoint.model_version if checkpoint else None
+    detections: list[Detection] = []
+    first_page = checkpoint is None
+
+    while True:
+        page = deps.moderation.results_page(
+            job_id, next_token=next_token, max_results=deps.page_size, aggregate_by=deps.aggregate_by
+        )
+        if first_page and page.job_status != "SUCCEEDED":
+            raise JobNotReady(f"job {job_id} is {page.job_status} although its completion arrived")
+        first_page = False
+        page_detections = classifier.classify(page.detections, summary)
+        deps.store.put_labels(record.video_id, page_detections)
+        detections.extend(page_detections)
+        metadata, model_version = page.metadata, page.model_version or model_version
+        next_token = page.next_token
+        if not next_token:
+            break
+        if time_left_ms() < deps.checkpoint_reserve_ms:
+            return _checkpoint(
+                record,
+                job_id,
+                completed_at,
+                next_token,
+                staged,
+                detections,
+                summary,
+                metadata,
+                model_version,
+                classifier,
+                deps,
+            )
+
+    _finish(
+        record,
+        job_id,
+        VideoStatus.SUCCEEDED,
+        None,
+        summary,
+        metadata,
+        model_version,
+        completed_at,
+        deps,
+        detections=detections,
+        staged=staged,
+    )
+    logger.info(
+        "moderation results collected",
+        job_id=job_id,
+        video_id=record.video_id,
+        labels=summary.label_count,
+        flagged=summary.flagged,
+    )
+    return CollectOutcome.SUCCEEDED
+
+
+def _checkpoint(
+    record: VideoRecord,
+    job_id: str,
+    completed_at: datetime,
+    next_token: str,
+    staged: int,
+    detections: list[Detection],
+    summary: VideoSummary,
+    metadata: VideoMetadata,
+    model_version: str | None,
+    classifier: DetectionClassifier,
+    deps: CollectDeps,
+) -> CollectOutcome:
+    """Park this invocation's rows, store the NextToken and hand the rest to a fresh invocation."""
+    deps.lake.stage(job_id, staged, label_rows(record, job_id, detections, model_version, completed_at))
+    checkpoint = CollectCheckpoint(
+        next_token=next_token,
+        chunks_written=staged + 1,
+        detections_done=classifier.next_index,
+        summary=summary,
+        metadata=metadata,
+        model_version=model_version,
+        completed_at=completed_at,
+    )
+    if not deps.store.save_checkpoint(record.video_id, checkpoint, expected_chunks=staged):
+        logger.warning("another invocation advanced this job; stopping", job_id=job_id)
+        return CollectOutcome.DUPLICATE
+    deps.collect_queue.send(continue_collect_message(job_id))
+    logger.info("collection checkpointed", job_id=job_id, chunks=staged + 1, detections=classifier.next_index)
+    return CollectOutcome.CHECKPOINTED
+
+
+def _finish(
+    record: VideoRecord,
+    job_id: str,
+    status: VideoStatus,
+    reason: str | None,
+    summary: VideoSummary | None,
+    metadata: VideoMetadata,
+    model_version: str | None,
+    completed_at: datetime,
+    deps: CollectDeps,
+    *,
+    detections: list[Detection],
+    staged: int,
+) -> None:
+    """Write the lake objects, publish the event, settle the video, then free a waiting video's slot."""
+    dt = partition_date(completed_at)
+    staged_keys = [staging_key(job_id, chunk) for chunk in range(staged)]
+    if status is VideoStatus.SUCCEEDED:
+        deps.lake.write(
+            LABELS,
+            dt,
+            job_id,
+            label_rows(record, job_id, detections, model_version, completed_at),
+            earlier_parts=staged_keys,
+        )
+    row = video_row(
+        record,
+        status,
+        reason=reason,
+        job_id=job_id,
+        summary=summary,
+        metadata=metadata,
+        model_version=model_version,
+        completed_at=completed_at,
+    )
+    deps.lake.write_video(dt, job_id, row)
+    deps.events.video_moderated(event_detail(record, job_id, status, reason, summary, completed_at))
+    settled = deps.store.complete(
+        record,
+        status,
+        reason=reason,
+        summary=summary,
+        metadata=metadata,
+        model_version=model_version,
+        completed_at=completed_at,
+        now=deps.clock(),
+    )
+    if staged_keys:
+        deps.lake.objects.delete(staged_keys)
+    if settled and summary is not None and summary.flagged:
+        count("VideosFlagged")
+    if not settled:
+        logger.info("video was settled by another delivery", job_id=job_id)
+    release_waiting_videos(deps.store, deps.start_queue, SLOTS_FREED_PER_JOB)
+
+
+def release_waiting_videos(store: VideoStore, start_queue: WorkQueue, slots: int) -> int:
+    """A job ended, so a Rekognition slot is free: start the longest-waiting videos now, not at their next retry."""
+    waiting = store.oldest_in_status(VideoStatus.QUEUED, slots)
+    for record in waiting:
+        start_queue.send(retry_start_message(record.video, record.attempts, kicked=True))
+    if waiting:
+        logger.info("released waiting videos", video_ids=[r.video_id for r in waiting])
+    return len(waiting)
+
+
+def event_detail(
+    record: VideoRecord,
+    job_id: str,
+    status: VideoStatus,
+    reason: str | None,
+    summary: VideoSummary | None,
+    completed_at: datetime,
+) -> dict[str, Any]:
+    """The "Video Moderated" event detail: enough for an alert without another lookup."""
+    video = record.video
+    return {
+        "video_id": video.video_id,
+        "bucket": video.bucket,
+        "key": video.key,
+        "version_id": video.version_id,
+        "s3_uri": video.s3_uri,
+        "job_id": job_id,
+        "status": str(status),
+        "status_reason": reason,
+        "flagged": bool(summary and summary.flagged),
+        "categories": sorted(summary.flagged_categories) if summary else [],
+        "detected_categories": sorted(summary.categories) if summary else [],
+        "max_confidence": summary.max_confidence if summary else None,
+        "first_flagged_ms": summary.first_flagged_ms if summary else None,
+        "label_count": summary.label_count if summary else 0,
+        "completed_at": iso(completed_at),
+    }

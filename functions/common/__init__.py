@@ -1,0 +1,1 @@
+"""Code shared by every modlake function: models, ports, adapters, settings."""

@@ -1,0 +1,427 @@
+"""DynamoDB adapter: video summaries with conditional state changes, and labels in batched writes."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from functions.common.adapters.clients import error_code
+from functions.common.errors import WriteIncomplete
+from functions.common.models import (
+    CollectCheckpoint,
+    Detection,
+    VideoMetadata,
+    VideoRecord,
+    VideoRef,
+    VideoStatus,
+    VideoSummary,
+    iso,
+    parse_time,
+    partition_date,
+)
+from functions.common.table_design import (
+    BY_JOB,
+    BY_OBJECT,
+    BY_STATUS,
+    PARTITION_KEY,
+    SORT_KEY,
+    SUMMARY_SK,
+    label_sk,
+    video_pk,
+)
+
+BATCH_SIZE = 25  # BatchWriteItem's limit
+MAX_BATCH_ATTEMPTS = 8
+_CHECKPOINT_FIELDS = (
+    "ckpt_token",
+    "ckpt_chunks",
+    "ckpt_done",
+    "ckpt_summary",
+    "ckpt_metadata",
+    "ckpt_model_version",
+    "ckpt_completed_at",
+)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_dynamo(value: Any) -> Any:
+    """Python → DynamoDB-safe value: floats become Decimals (numbers stay numbers), None is dropped."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def _identity(video: VideoRef, now: datetime) -> dict[str, Any]:
+    return {
+        "video_id": video.video_id,
+        "bucket": video.bucket,
+        "object_key": video.key,
+        "object_ref": f"{video.bucket}/{video.key}",
+        "version_id": video.version_id,
+        "etag": video.etag,
+        "size_bytes": video.size,
+        "uploaded_at": iso(video.uploaded_at or now),
+    }
+
+
+def _metadata_fields(metadata: VideoMetadata | None) -> dict[str, Any]:
+    return asdict(metadata) if metadata else {}
+
+
+def _summary_fields(summary: VideoSummary | None) -> dict[str, Any]:
+    if summary is None:
+        return {}
+    data = summary.to_json()
+    data["flagged"] = summary.flagged
+    return data
+
+
+def _number(value: Any, kind: Callable[[Any], Any]) -> Any:
+    return kind(value) if value is not None else None
+
+
+def _record(item: dict[str, Any]) -> VideoRecord:
+    data = _deserialize(item)
+    video = VideoRef(
+        bucket=data["bucket"],
+        key=data["object_key"],
+        version_id=data.get("version_id"),
+        etag=data.get("etag"),
+        size=_number(data.get("size_bytes"), int),
+        uploaded_at=parse_time(data["uploaded_at"]) if data.get("uploaded_at") else None,
+    )
+    summary = None
+    if "label_count" in data:
+        summary = VideoSummary.from_json(
+            {k: data.get(k) for k in ("label_count", "flagged_label_count", "max_confidence", "first_flagged_ms")}
+            | {"categories": data.get("categories", []), "flagged_categories": data.get("flagged_categories", [])}
+        )
+    meta_keys = VideoMetadata.__dataclass_fields__
+    metadata = None
+    if any(k in data for k in meta_keys):
+        metadata = VideoMetadata(
+            codec=data.get("codec"),
+            format=data.get("format"),
+            duration_ms=_number(data.get("duration_ms"), int),
+            frame_rate=_number(data.get("frame_rate"), float),
+            frame_width=_number(data.get("frame_width"), int),
+            frame_height=_number(data.get("frame_height"), int),
+            color_range=data.get("color_range"),
+        )
+    checkpoint = None
+    if "ckpt_token" in data:
+        checkpoint = CollectCheckpoint(
+            next_token=data["ckpt_token"],
+            chunks_written=int(data["ckpt_chunks"]),
+            detections_done=int(data["ckpt_done"]),
+            summary=VideoSummary.from_json(json.loads(data["ckpt_summary"])),
+            metadata=VideoMetadata(**json.loads(data["ckpt_metadata"])),
+            model_version=data.get("ckpt_model_version"),
+            completed_at=parse_time(data["ckpt_completed_at"]),
+        )
+    return VideoRecord(
+        video=video,
+        status=VideoStatus(data["status"]),
+        status_since=parse_time(data["status_since"]),
+        updated_at=parse_time(data["updated_at"]),
+        job_id=data.get("job_id"),
+        status_reason=data.get("status_reason"),
+        attempts=int(data.get("attempts", 0)),
+        min_confidence=_number(data.get("min_confidence"), float),
+        summary=summary,
+        metadata=metadata,
+        model_version=data.get("model_version"),
+        completed_at=parse_time(data["completed_at"]) if data.get("completed_at") else None,
+        deleted_at=parse_time(data["deleted_at"]) if data.get("deleted_at") else None,
+        checkpoint=checkpoint,
+    )
+
+
+class DynamoVideoStore:
+    """The VideoStore port on one DynamoDB table (design in table_design)."""
+
+    def __init__(self, dynamodb: Any, table_name: str, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.dynamodb = dynamodb
+        self.table = table_name
+        self.sleep = sleep
+
+    # --- reads -------------------------------------------------------------------------------
+    def get(self, video_id: str) -> VideoRecord | None:
+        response = self.dynamodb.get_item(
+            TableName=self.table,
+            Key=_serialize({PARTITION_KEY: video_pk(video_id), SORT_KEY: SUMMARY_SK}),
+            ConsistentRead=True,
+        )
+        return _record(response["Item"]) if "Item" in response else None
+
+    def _query_index(
+        self, index: str, key_name: str, key_value: str, *, limit: int | None = None, forward: bool = True
+    ) -> list[VideoRecord]:
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": key_name},
+            "ExpressionAttributeValues": _serialize({":v": key_value}),
+            "ScanIndexForward": forward,
+        }
+        records: list[VideoRecord] = []
+        while True:
+            if limit is not None:
+                args["Limit"] = limit - len(records)
+            response = self.dynamodb.query(**args)
+            records.extend(_record(item) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(records) >= limit):
+                return records
+            args["ExclusiveStartKey"] = last
+
+    def find_by_job(self, job_id: str) -> VideoRecord | None:
+        found = self._query_index(BY_JOB.name, BY_JOB.partition_key, job_id, limit=1)
+        return found[0] if found else None
+
+    def find_by_object(self, bucket: str, key: str) -> list[VideoRecord]:
+        """Every version of an object modlake has seen, newest upload first."""
+        return self._query_index(BY_OBJECT.name, BY_OBJECT.partition_key, f"{bucket}/{key}", forward=False)
+
+    def oldest_in_status(self, status: VideoStatus, limit: int) -> list[VideoRecord]:
+        return self._query_index(BY_STATUS.name, BY_STATUS.partition_key, str(status), limit=limit)
+
+    def labels(self, video_id: str) -> list[dict[str, Any]]:
+        """All label items of a video in time order (used by tools and tests)."""
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": _serialize({":pk": video_pk(video_id), ":prefix": "LABEL#"}),
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.dynamodb.query(**args)
+            items.extend(_deserialize(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # --- conditional state changes ----------------------------------------------------------
+    def _update(
+        self,
+        video_id: str,
+        sets: dict[str, Any],
+        condition: str,
+        condition_values: dict[str, Any],
+        removes: Sequence[str] = (),
+        keep_existing: Sequence[str] = (),
+    ) -> bool:
+        """One conditional UpdateItem on a summary item; False when the condition does not hold.
+
+        None values are left out; names in keep_existing are only set when the item lacks them.
+        """
+        names: dict[str, str] = {"#status": "status"}
+        values: dict[str, Any] = {}
+        assignments = []
+        for i, (name, value) in enumerate(sets.items()):
+            if value is None:
+                continue
+            names[f"#a{i}"] = name
+            values[f":a{i}"] = value
+            if name in keep_existing:
+                assignments.append(f"#a{i} = if_not_exists(#a{i}, :a{i})")
+            else:
+                assignments.append(f"#a{i} = :a{i}")
+        expression = "SET " + ", ".join(assignments)
+        if removes:
+            for j, name in enumerate(removes):
+                names[f"#r{j}"] = name
+            expression += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(removes)))
+        values.update(condition_values)
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=_serialize({PARTITION_KEY: video_pk(video_id), SORT_KEY: SUMMARY_SK}),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_serialize(values),
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    _NEW_OR_QUEUED = "attribute_not_exists(pk) OR #status = :queued"
+
+    def mark_queued(self, video: VideoRef, attempts: int, reason: str, now: datetime) -> bool:
+        sets = _identity(video, now) | {
+            "status": str(VideoStatus.QUEUED),
+            "status_since": iso(now),
+            "updated_at": iso(now),
+            "attempts": attempts,
+            "status_reason": reason,
+        }
+        # status_since keeps the first time the video queued, so the oldest waiting video goes first.
+        return self._update(
+            video.video_id,
+            sets,
+            self._NEW_OR_QUEUED,
+            {":queued": str(VideoStatus.QUEUED)},
+            keep_existing=("status_since",),
+        )
+
+    def mark_in_progress(self, video: VideoRef, job_id: str, min_confidence: float, now: datetime) -> bool:
+        sets = _identity(video, now) | {
+            "status": str(VideoStatus.IN_PROGRESS),
+            "status_since": iso(now),
+            "updated_at": iso(now),
+            "job_id": job_id,
+            "min_confidence": min_confidence,
+        }
+        return self._update(
+            video.video_id, sets, self._NEW_OR_QUEUED, {":queued": str(VideoStatus.QUEUED)}, removes=("status_reason",)
+        )
+
+    def mark_not_started(self, video: VideoRef, status: VideoStatus, reason: str, now: datetime) -> bool:
+        sets = _identity(video, now) | {
+            "status": str(status),
+            "status_since": iso(now),
+            "updated_at": iso(now),
+            "status_reason": reason,
+            "completed_at": iso(now),
+            "dt": partition_date(video.uploaded_at or now),
+            "flagged": False,
+        }
+        return self._update(video.video_id, sets, self._NEW_OR_QUEUED, {":queued": str(VideoStatus.QUEUED)})
+
+    def save_checkpoint(self, video_id: str, checkpoint: CollectCheckpoint, expected_chunks: int) -> bool:
+        sets = {
+            "ckpt_token": checkpoint.next_token,
+            "ckpt_chunks": checkpoint.chunks_written,
+            "ckpt_done": checkpoint.detections_done,
+            "ckpt_summary": json.dumps(checkpoint.summary.to_json()),
+            "ckpt_metadata": json.dumps(asdict(checkpoint.metadata)),
+            "ckpt_model_version": checkpoint.model_version,
+            "ckpt_completed_at": iso(checkpoint.completed_at),
+        }
+        # Only the invocation that resumed from the stored checkpoint may advance it.
+        condition = "#status = :running AND (attribute_not_exists(ckpt_chunks) OR ckpt_chunks = :expected)"
+        return self._update(
+            video_id, sets, condition, {":running": str(VideoStatus.IN_PROGRESS), ":expected": expected_chunks}
+        )
+
+    def complete(
+        self,
+        record: VideoRecord,
+        status: VideoStatus,
+        *,
+        reason: str | None,
+        summary: VideoSummary | None,
+        metadata: VideoMetadata | None,
+        model_version: str | None,
+        completed_at: datetime,
+        now: datetime,
+    ) -> bool:
+        # A video deleted while Rekognition worked keeps DELETED; its results are still recorded.
+        final = VideoStatus.DELETED if record.status is VideoStatus.DELETED else status
+        flagged = bool(summary and summary.flagged)
+        sets = (
+            {
+                "status": str(final),
+                "updated_at": iso(now),
+                "status_reason": reason,
+                "model_version": model_version,
+                "completed_at": iso(completed_at),
+                "dt": partition_date(completed_at),
+                "flagged_day": partition_date(completed_at) if flagged else None,
+            }
+            | _summary_fields(summary)
+            | _metadata_fields(metadata)
+        )
+        if final is not record.status:
+            sets["status_since"] = iso(now)
+        return self._update(
+            record.video_id,
+            sets,
+            "job_id = :job AND #status IN (:running, :deleted)",
+            {":job": record.job_id, ":running": str(VideoStatus.IN_PROGRESS), ":deleted": str(VideoStatus.DELETED)},
+            removes=_CHECKPOINT_FIELDS,
+        )
+
+    def mark_deleted(self, record: VideoRecord, now: datetime) -> bool:
+        sets = {
+            "status": str(VideoStatus.DELETED),
+            "status_since": iso(now),
+            "updated_at": iso(now),
+            "deleted_at": iso(now),
+            "status_before_delete": str(record.status),
+        }
+        return self._update(
+            record.video_id,
+            sets,
+            "attribute_exists(pk) AND #status <> :deleted",
+            {":deleted": str(VideoStatus.DELETED)},
+        )
+
+    # --- labels --------------------------------------------------------------------------------
+    def put_labels(self, video_id: str, detections: Sequence[Detection]) -> int:
+        """BatchWriteItem in 25s, retrying UnprocessedItems with capped exponential backoff and jitter."""
+        requests = 0
+        for start in range(0, len(detections), BATCH_SIZE):
+            pending = [
+                {"PutRequest": {"Item": self._label_item(video_id, d)}} for d in detections[start : start + BATCH_SIZE]
+            ]
+            for attempt in range(MAX_BATCH_ATTEMPTS):
+                response = self.dynamodb.batch_write_item(RequestItems={self.table: pending})
+                requests += 1
+                pending = response.get("UnprocessedItems", {}).get(self.table, [])
+                if not pending:
+                    break
+                self.sleep(min(5.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+            else:
+                raise WriteIncomplete(f"{len(pending)} label items for video {video_id} unprocessed after retries")
+        return requests
+
+    @staticmethod
+    def _label_item(video_id: str, detection: Detection) -> dict[str, Any]:
+        raw = detection.raw
+        return _serialize(
+            {
+                PARTITION_KEY: video_pk(video_id),
+                SORT_KEY: label_sk(raw.timestamp_ms, detection.index),
+                "video_id": video_id,
+                "detection_index": detection.index,
+                "timestamp_ms": raw.timestamp_ms,
+                "start_timestamp_ms": raw.start_timestamp_ms,
+                "end_timestamp_ms": raw.end_timestamp_ms,
+                "segment_duration_ms": raw.duration_ms,
+                "label_name": raw.name,
+                "parent_name": raw.parent_name,
+                "top_category": detection.top_category,
+                "taxonomy_level": raw.taxonomy_level,
+                "confidence": raw.confidence,
+                "flagged": detection.flagged,
+                "content_types": [{"name": c.name, "confidence": c.confidence} for c in raw.content_types],
+            }
+        )

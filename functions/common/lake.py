@@ -1,0 +1,156 @@
+"""Parquet objects for the analytics lake, with Arrow schemas derived from glue/ (one schema)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from functions.common.models import Detection, VideoMetadata, VideoRecord, VideoStatus, VideoSummary
+from functions.common.ports import LakeObjects
+from glue import LABELS, VIDEOS, TableSpec
+from glue.arrow import arrow_schema
+
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+STAGING_PREFIX = "_staging/collect/"  # outside every table prefix, so Athena never reads it
+
+
+def _naive_utc(ts: datetime | None) -> datetime | None:
+    return ts.replace(tzinfo=None) if ts and ts.tzinfo else ts
+
+
+def table_from_rows(spec: TableSpec, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Arrow table in the spec's exact schema (a missing or extra column is an error)."""
+    names = set(spec.column_names)
+    for row in rows:
+        if set(row) != names:
+            raise ValueError(f"{spec.name}: row columns differ from the schema: {sorted(set(row) ^ names)}")
+    return pa.Table.from_pylist(list(rows), schema=arrow_schema(spec))
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="snappy")
+    return buffer.getvalue()
+
+
+def read_parquet(body: bytes) -> pa.Table:
+    return pq.read_table(io.BytesIO(body))
+
+
+def label_rows(
+    record: VideoRecord, job_id: str, detections: Sequence[Detection], model_version: str | None, completed_at: datetime
+) -> list[dict[str, Any]]:
+    """One moderation_labels row per detection."""
+    video = record.video
+    done = _naive_utc(completed_at)
+    return [
+        {
+            "video_id": video.video_id,
+            "bucket": video.bucket,
+            "object_key": video.key,
+            "version_id": video.version_id,
+            "job_id": job_id,
+            "detection_index": d.index,
+            "timestamp_ms": d.raw.timestamp_ms,
+            "start_timestamp_ms": d.raw.start_timestamp_ms,
+            "end_timestamp_ms": d.raw.end_timestamp_ms,
+            "segment_duration_ms": d.raw.duration_ms,
+            "label_name": d.raw.name,
+            "parent_name": d.raw.parent_name,
+            "top_category": d.top_category,
+            "taxonomy_level": d.raw.taxonomy_level,
+            "confidence": d.raw.confidence,
+            "flagged": d.flagged,
+            "content_types": [{"name": c.name, "confidence": c.confidence} for c in d.raw.content_types],
+            "model_version": model_version,
+            "completed_at": done,
+        }
+        for d in detections
+    ]
+
+
+def video_row(
+    record: VideoRecord,
+    status: VideoStatus,
+    *,
+    reason: str | None,
+    job_id: str | None,
+    summary: VideoSummary | None,
+    metadata: VideoMetadata | None,
+    model_version: str | None,
+    completed_at: datetime,
+) -> dict[str, Any]:
+    """The moderation_videos row of a processed, failed or skipped video."""
+    video = record.video
+    meta = metadata or VideoMetadata()
+    return {
+        "video_id": video.video_id,
+        "bucket": video.bucket,
+        "object_key": video.key,
+        "version_id": video.version_id,
+        "etag": video.etag,
+        "size_bytes": video.size,
+        "status": str(status),
+        "status_reason": reason,
+        "job_id": job_id,
+        "flagged": summary.flagged if summary else False,
+        "max_confidence": summary.max_confidence if summary else None,
+        "flagged_categories": sorted(summary.flagged_categories) if summary else [],
+        "categories": sorted(summary.categories) if summary else [],
+        "label_count": summary.label_count if summary else 0,
+        "flagged_label_count": summary.flagged_label_count if summary else 0,
+        "first_flagged_ms": summary.first_flagged_ms if summary else None,
+        "duration_ms": meta.duration_ms,
+        "codec": meta.codec,
+        "format": meta.format,
+        "frame_rate": meta.frame_rate,
+        "frame_width": meta.frame_width,
+        "frame_height": meta.frame_height,
+        "color_range": meta.color_range,
+        "model_version": model_version,
+        "min_confidence": record.min_confidence,
+        "uploaded_at": _naive_utc(video.uploaded_at),
+        "completed_at": _naive_utc(completed_at),
+    }
+
+
+class LakeWriter:
+    """Writes one deterministic Parquet object per job (or skipped video) and table."""
+
+    def __init__(self, objects: LakeObjects) -> None:
+        self.objects = objects
+
+    def write(
+        self,
+        spec: TableSpec,
+        dt: str,
+        object_name: str,
+        rows: Sequence[dict[str, Any]],
+        earlier_parts: Sequence[str] = (),
+    ) -> str:
+        """Write rows (after any staged parts) as one object; returns its key."""
+        table = table_from_rows(spec, rows)
+        if earlier_parts:
+            staged = [read_parquet(self.objects.get(key)) for key in earlier_parts]
+            table = pa.concat_tables([*staged, table])
+        key = spec.object_key(dt, object_name)
+        self.objects.put(key, parquet_bytes(table), PARQUET_CONTENT_TYPE)
+        return key
+
+    def stage(self, job_id: str, chunk: int, rows: Sequence[dict[str, Any]]) -> str:
+        """Park a long job's label rows until its last chunk is collected."""
+        key = staging_key(job_id, chunk)
+        self.objects.put(key, parquet_bytes(table_from_rows(LABELS, rows)), PARQUET_CONTENT_TYPE)
+        return key
+
+    def write_video(self, dt: str, object_name: str, row: dict[str, Any]) -> str:
+        return self.write(VIDEOS, dt, object_name, [row])
+
+
+def staging_key(job_id: str, chunk: int) -> str:
+    return f"{STAGING_PREFIX}{job_id}/chunk-{chunk:05d}.parquet"

@@ -1,0 +1,299 @@
+"""Domain models shared by the functions: videos, detections, outcomes and queue messages."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+MAX_VIDEO_BYTES = 10 * 1024**3  # Rekognition Video's stored-video limit
+CLIENT_TOKEN_PATTERN = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+JOB_TAG_PATTERN = re.compile(r"^[a-zA-Z0-9_.\-:+=/]{1,1024}$")
+
+
+class VideoStatus(StrEnum):
+    """Lifecycle of a video in modlake."""
+
+    QUEUED = "QUEUED"  # waiting for a free Rekognition slot
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    DELETED = "DELETED"
+
+
+# Statuses after which a redelivered upload event must change nothing.
+SETTLED_STATUSES = frozenset(
+    {VideoStatus.IN_PROGRESS, VideoStatus.SUCCEEDED, VideoStatus.FAILED, VideoStatus.SKIPPED, VideoStatus.DELETED}
+)
+
+
+def utc_now() -> datetime:
+    """Current time in UTC (timezone-aware)."""
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    """ISO-8601 UTC string with millisecond precision, sortable as text."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_time(value: str | int | float) -> datetime:
+    """Parse an ISO-8601 string or epoch milliseconds into an aware UTC datetime."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    text = value.strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, UTC)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def partition_date(ts: datetime) -> str:
+    """dt partition value (UTC date) for a timestamp."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class VideoRef:
+    """One exact S3 object version that modlake moderates."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str | None
+    size: int | None = None
+    uploaded_at: datetime | None = None
+
+    @property
+    def version_or_etag(self) -> str:
+        """What identifies this content: the version id when versioned, else the ETag."""
+        if self.version_id:
+            return self.version_id
+        if self.etag:
+            return self.etag
+        raise ValueError(f"s3://{self.bucket}/{self.key} has neither a version id nor an ETag")
+
+    @property
+    def video_id(self) -> str:
+        """Deterministic id: the same object version always gets the same id (and job)."""
+        material = "\x00".join((self.bucket, self.key, self.version_or_etag))
+        return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+    @property
+    def s3_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def to_message(self) -> dict[str, Any]:
+        """JSON-safe form, used in retry messages."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "version_id": self.version_id,
+            "etag": self.etag,
+            "size": self.size,
+            "uploaded_at": iso(self.uploaded_at) if self.uploaded_at else None,
+        }
+
+    @classmethod
+    def from_message(cls, body: dict[str, Any]) -> VideoRef:
+        uploaded = body.get("uploaded_at")
+        return cls(
+            bucket=str(body["bucket"]),
+            key=str(body["key"]),
+            version_id=body.get("version_id"),
+            etag=body.get("etag"),
+            size=int(body["size"]) if body.get("size") is not None else None,
+            uploaded_at=parse_time(uploaded) if uploaded else None,
+        )
+
+
+def client_request_token(video: VideoRef) -> str:
+    """Same object version → same token → Rekognition returns the same JobId on a retry.
+
+    botocore does not validate the token's pattern or length, so we do.
+    """
+    token = video.video_id
+    if not CLIENT_TOKEN_PATTERN.match(token):
+        raise ValueError(f"client request token {token!r} does not match {CLIENT_TOKEN_PATTERN.pattern}")
+    return token
+
+
+def job_tag(video: VideoRef) -> str:
+    """JobTag carrying the video id, echoed back in the completion message."""
+    tag = video.video_id
+    if not JOB_TAG_PATTERN.match(tag):
+        raise ValueError(f"job tag {tag!r} does not match {JOB_TAG_PATTERN.pattern}")
+    return tag
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What HeadObject tells about the exact version."""
+
+    size: int
+    etag: str
+    content_type: str | None
+    version_id: str | None
+
+
+@dataclass(frozen=True)
+class ContentType:
+    name: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class VideoMetadata:
+    """Stream facts Rekognition reports on every results page."""
+
+    codec: str | None = None
+    format: str | None = None
+    duration_ms: int | None = None
+    frame_rate: float | None = None
+    frame_width: int | None = None
+    frame_height: int | None = None
+    color_range: str | None = None
+
+
+@dataclass(frozen=True)
+class RawDetection:
+    """One element of GetContentModeration's ModerationLabels, every field kept."""
+
+    timestamp_ms: int
+    name: str
+    parent_name: str
+    taxonomy_level: int | None
+    confidence: float
+    start_timestamp_ms: int | None = None
+    end_timestamp_ms: int | None = None
+    duration_ms: int | None = None
+    content_types: tuple[ContentType, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResultsPage:
+    """One GetContentModeration page."""
+
+    job_status: str
+    status_message: str | None
+    detections: tuple[RawDetection, ...]
+    metadata: VideoMetadata
+    model_version: str | None
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A detection enriched with its position, top-level category and flag decision."""
+
+    index: int
+    raw: RawDetection
+    top_category: str
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class JobNotification:
+    """Rekognition's completion message (delivered through SNS)."""
+
+    job_id: str
+    status: str
+    api: str
+    job_tag: str | None
+    timestamp: datetime
+    bucket: str | None
+    key: str | None
+
+
+@dataclass
+class VideoSummary:
+    """Per-video roll-up of a job's detections."""
+
+    label_count: int = 0
+    flagged_label_count: int = 0
+    max_confidence: float | None = None
+    first_flagged_ms: int | None = None
+    categories: set[str] = field(default_factory=set)
+    flagged_categories: set[str] = field(default_factory=set)
+
+    @property
+    def flagged(self) -> bool:
+        return self.flagged_label_count > 0
+
+    def add(self, detection: Detection, ignored: bool) -> None:
+        """Fold one detection into the summary (ignored categories count but never flag)."""
+        self.label_count += 1
+        if ignored:
+            return
+        self.categories.add(detection.top_category)
+        confidence = detection.raw.confidence
+        if self.max_confidence is None or confidence > self.max_confidence:
+            self.max_confidence = confidence
+        if detection.flagged:
+            self.flagged_label_count += 1
+            self.flagged_categories.add(detection.top_category)
+            ts = detection.raw.timestamp_ms
+            if self.first_flagged_ms is None or ts < self.first_flagged_ms:
+                self.first_flagged_ms = ts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label_count": self.label_count,
+            "flagged_label_count": self.flagged_label_count,
+            "max_confidence": self.max_confidence,
+            "first_flagged_ms": self.first_flagged_ms,
+            "categories": sorted(self.categories),
+            "flagged_categories": sorted(self.flagged_categories),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VideoSummary:
+        return cls(
+            label_count=int(data["label_count"]),
+            flagged_label_count=int(data["flagged_label_count"]),
+            max_confidence=float(data["max_confidence"]) if data.get("max_confidence") is not None else None,
+            first_flagged_ms=int(data["first_flagged_ms"]) if data.get("first_flagged_ms") is not None else None,
+            categories=set(data.get("categories", [])),
+            flagged_categories=set(data.get("flagged_categories", [])),
+        )
+
+
+@dataclass
+class VideoRecord:
+    """The video's summary item in DynamoDB."""
+
+    video: VideoRef
+    status: VideoStatus
+    status_since: datetime
+    updated_at: datetime
+    job_id: str | None = None
+    status_reason: str | None = None
+    attempts: int = 0
+    min_confidence: float | None = None
+    summary: VideoSummary | None = None
+    metadata: VideoMetadata | None = None
+    model_version: str | None = None
+    completed_at: datetime | None = None
+    deleted_at: datetime | None = None
+    checkpoint: CollectCheckpoint | None = None
+
+    @property
+    def video_id(self) -> str:
+        return self.video.video_id
+
+
+@dataclass(frozen=True)
+class CollectCheckpoint:
+    """Where a long collection stopped, so the next invocation resumes within the 24 h token life."""
+
+    next_token: str
+    chunks_written: int
+    detections_done: int
+    summary: VideoSummary
+    metadata: VideoMetadata
+    model_version: str | None
+    completed_at: datetime

@@ -1,0 +1,114 @@
+"""Ports: what the logic needs from the outside world. AWS adapters and in-memory fakes implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from functions.common.models import (
+    CollectCheckpoint,
+    Detection,
+    ObjectInfo,
+    ResultsPage,
+    VideoMetadata,
+    VideoRecord,
+    VideoRef,
+    VideoStatus,
+    VideoSummary,
+)
+
+
+class VideoStore(Protocol):
+    """Video summaries and labels (DynamoDB)."""
+
+    def get(self, video_id: str) -> VideoRecord | None: ...
+
+    def find_by_job(self, job_id: str) -> VideoRecord | None: ...
+
+    def find_by_object(self, bucket: str, key: str) -> list[VideoRecord]: ...
+
+    def oldest_in_status(self, status: VideoStatus, limit: int) -> list[VideoRecord]: ...
+
+    def mark_queued(self, video: VideoRef, attempts: int, reason: str, now: datetime) -> bool:
+        """QUEUED unless the video has moved on; False when it had."""
+        ...
+
+    def mark_in_progress(self, video: VideoRef, job_id: str, min_confidence: float, now: datetime) -> bool:
+        """IN_PROGRESS unless the video has moved on; False when it had."""
+        ...
+
+    def mark_not_started(self, video: VideoRef, status: VideoStatus, reason: str, now: datetime) -> bool:
+        """SKIPPED or FAILED before any job, unless the video has moved on; False when it had."""
+        ...
+
+    def put_labels(self, video_id: str, detections: Sequence[Detection]) -> int:
+        """Write label items in batches; returns the number of write requests made."""
+        ...
+
+    def save_checkpoint(self, video_id: str, checkpoint: CollectCheckpoint, expected_chunks: int) -> bool:
+        """Store progress if nobody else advanced it meanwhile; False when somebody did."""
+        ...
+
+    def complete(
+        self,
+        record: VideoRecord,
+        status: VideoStatus,
+        *,
+        reason: str | None,
+        summary: VideoSummary | None,
+        metadata: VideoMetadata | None,
+        model_version: str | None,
+        completed_at: datetime,
+        now: datetime,
+    ) -> bool:
+        """Settle a job's video (SUCCEEDED or FAILED) once; False when it was already settled."""
+        ...
+
+    def mark_deleted(self, record: VideoRecord, now: datetime) -> bool: ...
+
+
+class MediaObjects(Protocol):
+    """The media bucket (S3)."""
+
+    def head(self, video: VideoRef) -> ObjectInfo | None:
+        """HeadObject of the exact version; None when it no longer exists."""
+        ...
+
+    def read_start(self, video: VideoRef, length: int) -> bytes:
+        """The first bytes of the exact version (to sniff the container)."""
+        ...
+
+
+class LakeObjects(Protocol):
+    """The analytics bucket (S3)."""
+
+    def put(self, key: str, body: bytes, content_type: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def delete(self, keys: Sequence[str]) -> None: ...
+
+
+class ModerationService(Protocol):
+    """Rekognition Video content moderation."""
+
+    def start(self, video: VideoRef, *, token: str, job_tag: str, min_confidence: float) -> str:
+        """Start a job (or get the existing one for this token); returns the JobId."""
+        ...
+
+    def results_page(
+        self, job_id: str, *, next_token: str | None, max_results: int, aggregate_by: str
+    ) -> ResultsPage: ...
+
+
+class WorkQueue(Protocol):
+    """An SQS queue modlake sends its own messages to."""
+
+    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None: ...
+
+
+class EventPublisher(Protocol):
+    """EventBridge: the "Video Moderated" integration event."""
+
+    def video_moderated(self, detail: dict[str, Any]) -> None: ...

@@ -1,0 +1,96 @@
+"""Per-function settings, read from the Lambda environment once per cold start.
+
+Each field's environment variable is its name in upper case; a missing variable fails at cold
+start, not mid-batch. The CDK stack sets exactly these keys (an infrastructure test checks it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+
+class SettingsError(RuntimeError):
+    """The environment does not hold valid settings for this function."""
+
+
+def _convert(name: str, raw: str, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    try:
+        if annotation is str:
+            return raw
+        if annotation is int:
+            return int(raw)
+        if annotation is float:
+            return float(raw)
+        if origin is tuple:
+            value = json.loads(raw)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError("expected a JSON list of strings")
+            return tuple(value)
+        if origin in (dict, Mapping):
+            value = json.loads(raw)
+            if not isinstance(value, dict):
+                raise ValueError("expected a JSON object")
+            return {str(k): float(v) for k, v in value.items()}
+    except (ValueError, TypeError) as error:
+        raise SettingsError(f"{name.upper()}={raw!r}: {error}") from error
+    raise SettingsError(f"{name}: unsupported settings type {annotation!r}")
+
+
+class EnvSettings:
+    """Mixin: build a frozen settings dataclass from environment variables."""
+
+    @classmethod
+    def env_keys(cls) -> tuple[str, ...]:
+        """The environment variable names this function needs."""
+        return tuple(f.name.upper() for f in fields(cls))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """Read and convert every field; fail with the list of missing variables."""
+        environ = os.environ if environ is None else environ
+        hints = typing.get_type_hints(cls)
+        missing = [key for key in cls.env_keys() if key not in environ]
+        if missing:
+            raise SettingsError(f"{cls.__name__}: missing environment variables {', '.join(missing)}")
+        values = {
+            f.name: _convert(f.name, environ[f.name.upper()], hints[f.name])
+            for f in fields(cls)  # type: ignore[arg-type]
+        }
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class StartSettings(EnvSettings):
+    """Settings of start_moderation."""
+
+    videos_table: str
+    media_bucket: str
+    analytics_bucket: str
+    start_queue_url: str
+    rekognition_topic_arn: str
+    rekognition_role_arn: str
+    min_confidence: float
+    video_suffixes: tuple[str, ...]
+    key_prefix: str
+
+
+@dataclass(frozen=True)
+class CollectSettings(EnvSettings):
+    """Settings of collect_results."""
+
+    videos_table: str
+    analytics_bucket: str
+    start_queue_url: str
+    collect_queue_url: str
+    event_bus_name: str
+    event_source: str
+    aggregate_by: str
+    flag_threshold: float
+    category_thresholds: dict[str, float]
+    ignored_categories: tuple[str, ...]

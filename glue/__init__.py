@@ -1,0 +1,5 @@
+"""The one schema of modlake's analytics tables (Glue, Athena and the Parquet writer derive from it)."""
+
+from glue.schema import LABELS, TABLES, VIDEOS, Column, TableSpec
+
+__all__ = ["LABELS", "TABLES", "VIDEOS", "Column", "TableSpec"]
