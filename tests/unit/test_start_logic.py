@@ -1,0 +1,279 @@
+"""start_moderation logic with in-memory fakes: skip, start, wait, duplicates, deletions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from functions.common.errors import RekognitionBusy
+from functions.common.lake import LakeWriter, read_parquet
+from functions.common.messages import ObjectDeleted, RetryStart
+from functions.common.models import MAX_VIDEO_BYTES, VideoStatus
+from functions.start_moderation.logic import (
+    MAX_DELAY,
+    StartDeps,
+    StartOutcome,
+    StartRun,
+    looks_like_mp4_or_mov,
+    retry_delay,
+)
+from tests.fakes import (
+    MP4_HEAD,
+    FakeMedia,
+    FakeModeration,
+    InMemoryObjects,
+    InMemoryVideoStore,
+    RecordingQueue,
+    reject,
+)
+from tests.helpers import NOW, video
+
+
+@pytest.fixture
+def world() -> StartDeps:
+    return StartDeps(
+        store=InMemoryVideoStore(),
+        media=FakeMedia(),
+        lake=LakeWriter(InMemoryObjects()),
+        moderation=FakeModeration(max_jobs=2),
+        retries=RecordingQueue(),
+        min_confidence=50.0,
+        video_suffixes=("mp4", "mov"),
+        clock=lambda: NOW,
+        rng=lambda low, high: high,
+    )
+
+
+def test_starts_a_job_and_records_in_progress(world: StartDeps) -> None:
+    # Given an uploaded MP4
+    clip = world.media.add(video())
+    # When it is handled
+    outcome = StartRun(world).start(clip)
+    # Then a job runs and the video is IN_PROGRESS with its job id
+    assert outcome is StartOutcome.STARTED
+    record = world.store.get(clip.video_id)
+    assert record is not None and record.status is VideoStatus.IN_PROGRESS
+    assert record.job_id == "job-0001" and record.min_confidence == 50.0
+
+
+def test_redelivered_event_starts_no_second_job_and_changes_nothing(world: StartDeps) -> None:
+    # Given a video whose job already started
+    clip = world.media.add(video())
+    run = StartRun(world)
+    run.start(clip)
+    before = world.store.get(clip.video_id)
+    # When the same event arrives again
+    outcome = run.start(clip)
+    # Then nothing is called or changed
+    assert outcome is StartOutcome.DUPLICATE
+    assert world.moderation.start_calls == 1
+    assert world.store.get(clip.video_id) == before
+
+
+def test_new_version_of_same_key_is_a_new_video(world: StartDeps) -> None:
+    # Given two versions of one key
+    first = world.media.add(video(version="v1"))
+    second = world.media.add(video(version="v2"))
+    run = StartRun(world)
+    # When both are handled
+    outcomes = [run.start(first), run.start(second)]
+    # Then each gets its own job
+    assert outcomes == [StartOutcome.STARTED, StartOutcome.STARTED]
+    assert first.video_id != second.video_id
+
+
+@pytest.mark.parametrize(
+    ("body", "size", "reason_part"),
+    [
+        (b"", 0, "empty"),
+        (b"This is a text file renamed to .mp4\n" * 4, None, "not an MP4 or MOV"),
+    ],
+)
+def test_unsuitable_objects_are_skipped_with_reason_and_a_parquet_row(
+    world: StartDeps, body: bytes, size: int | None, reason_part: str
+) -> None:
+    # Given an object that is empty or not a video
+    clip = world.media.add(video(), body=body)
+    # When it is handled
+    outcome = StartRun(world).start(clip)
+    # Then it is SKIPPED with a reason, no job starts, and the lake has its row
+    assert outcome is StartOutcome.SKIPPED
+    record = world.store.get(clip.video_id)
+    assert record is not None and record.status is VideoStatus.SKIPPED
+    assert reason_part in (record.status_reason or "")
+    assert world.moderation.start_calls == 0
+    [key] = world.lake.objects.keys("moderation_videos/")
+    assert key == f"moderation_videos/dt=2026-11-20/video-{clip.video_id}.parquet"
+    row = read_parquet(world.lake.objects.get(key)).to_pylist()[0]
+    assert row["status"] == "SKIPPED" and reason_part in row["status_reason"]
+
+
+def test_oversized_object_is_skipped(world: StartDeps) -> None:
+    # Given HeadObject reports more than 10 GB
+    clip = world.media.add(video())
+    world.media.head = lambda v: replace(FakeMedia.head(world.media, v), size=MAX_VIDEO_BYTES + 1)  # type: ignore[method-assign]
+    # When it is handled
+    outcome = StartRun(world).start(clip)
+    # Then it is skipped before any job
+    assert outcome is StartOutcome.SKIPPED
+    assert "10 GB" in (world.store.get(clip.video_id).status_reason or "")
+    assert world.moderation.start_calls == 0
+
+
+def test_vanished_object_is_skipped(world: StartDeps) -> None:
+    # Given an event for a version that no longer exists
+    clip = video()
+    # When it is handled
+    outcome = StartRun(world).start(clip)
+    # Then it is recorded as skipped, not lost and not retried forever
+    assert outcome is StartOutcome.SKIPPED
+    assert "no longer exists" in world.store.get(clip.video_id).status_reason
+
+
+def test_suffix_and_prefix_are_checked_case_insensitively(world: StartDeps) -> None:
+    # Given a prefix filter and keys in several cases
+    world.key_prefix = "in/"
+    upper = world.media.add(video("in/CLIP.MOV"))
+    outside = world.media.add(video("other/clip.mp4"))
+    text = world.media.add(video("in/notes.txt"))
+    run = StartRun(world)
+    # When they are handled
+    # Then only the in-prefix video with a supported suffix starts
+    assert run.start(upper) is StartOutcome.STARTED
+    assert run.start(outside) is StartOutcome.SKIPPED
+    assert run.start(text) is StartOutcome.SKIPPED
+
+
+def test_rekognition_rejections_are_recorded(world: StartDeps) -> None:
+    # Given Rekognition refuses one video as unreadable and another for a bad parameter
+    a = world.media.add(video("a.mp4"))
+    b = world.media.add(video("b.mp4"))
+    world.moderation.errors = [
+        reject("InvalidS3ObjectException", "Unable to get object metadata from S3", skip=True),
+        reject("InvalidParameterException", "MinConfidence out of range", skip=False),
+    ]
+    run = StartRun(world)
+    # When they are handled
+    # Then one is SKIPPED and the other FAILED, each with Rekognition's reason
+    assert run.start(a) is StartOutcome.SKIPPED
+    assert run.start(b) is StartOutcome.FAILED
+    assert "InvalidS3ObjectException" in world.store.get(a.video_id).status_reason
+    assert world.store.get(b.video_id).status is VideoStatus.FAILED
+
+
+@pytest.mark.parametrize("code", ["LimitExceededException", "ProvisionedThroughputExceededException",
+                                  "ThrottlingException"])
+def test_busy_rekognition_queues_the_video_with_a_delayed_retry(world: StartDeps, code: str) -> None:
+    # Given Rekognition is out of capacity
+    clip = world.media.add(video())
+    world.moderation.errors = [RekognitionBusy(code, "slow down")]
+    # When the video is handled
+    outcome = StartRun(world).start(clip)
+    # Then it is QUEUED and a delayed retry message is on the start queue
+    assert outcome is StartOutcome.QUEUED
+    record = world.store.get(clip.video_id)
+    assert record.status is VideoStatus.QUEUED and record.attempts == 1 and record.status_reason == code
+    [(message, delay)] = world.retries.sent
+    assert message["kind"] == "modlake.retry_start" and message["attempt"] == 1 and not message["kicked"]
+    assert message["video"]["key"] == clip.key and 0 < delay <= MAX_DELAY
+
+
+def test_job_limit_queues_the_rest_of_the_batch_without_calling_rekognition(world: StartDeps) -> None:
+    # Given two slots and five videos in one batch
+    clips = [world.media.add(video(f"v{i}.mp4")) for i in range(5)]
+    run = StartRun(world)
+    # When the batch is handled
+    outcomes = [run.start(c) for c in clips]
+    # Then two start, three wait, and Rekognition was asked only once past its limit
+    assert outcomes.count(StartOutcome.STARTED) == 2
+    assert outcomes.count(StartOutcome.QUEUED) == 3
+    assert world.moderation.start_calls == 3
+    assert len(world.retries.sent) == 3
+
+
+def test_retry_chain_backs_off_until_started(world: StartDeps) -> None:
+    # Given a video that keeps meeting a full account
+    clip = world.media.add(video())
+    world.moderation.max_jobs = 0
+    delays = []
+    message = RetryStart(clip, attempt=0)
+    for _ in range(12):
+        run = StartRun(world)
+        assert run.handle(message) is StartOutcome.QUEUED
+        body, delay = world.retries.sent[-1]
+        delays.append(delay)
+        message = RetryStart(clip, attempt=body["attempt"])
+    # When a slot frees
+    world.moderation.max_jobs = 1
+    outcome = StartRun(world).handle(message)
+    # Then the video starts; delays grew and never exceeded SQS's 15 minutes
+    assert outcome is StartOutcome.STARTED
+    assert delays == sorted(delays) and delays[0] < delays[-1] == MAX_DELAY
+    assert world.store.get(clip.video_id).status is VideoStatus.IN_PROGRESS
+
+
+def test_kicked_retry_that_finds_no_slot_does_not_fork_the_chain(world: StartDeps) -> None:
+    # Given a queued video whose own retry chain exists
+    clip = world.media.add(video())
+    world.moderation.max_jobs = 0
+    StartRun(world).start(clip)
+    assert len(world.retries.sent) == 1
+    # When a kicked try also meets a full account
+    outcome = StartRun(world).handle(RetryStart(clip, attempt=1, kicked=True))
+    # Then no second chain is created
+    assert outcome is StartOutcome.QUEUED
+    assert len(world.retries.sent) == 1
+
+
+def test_retry_for_a_started_video_changes_nothing(world: StartDeps) -> None:
+    clip = world.media.add(video())
+    StartRun(world).start(clip)
+    assert StartRun(world).handle(RetryStart(clip, attempt=3)) is StartOutcome.DUPLICATE
+    assert world.moderation.start_calls == 1
+
+
+def test_retry_delay_is_capped_and_longer_for_job_limit() -> None:
+    high = lambda low, high: high  # noqa: E731
+    assert retry_delay(1, RekognitionBusy("LimitExceededException"), high) == 30
+    assert retry_delay(1, RekognitionBusy("ThrottlingException"), high) == 2
+    assert retry_delay(50, RekognitionBusy("LimitExceededException"), high) == MAX_DELAY
+
+
+def test_container_sniffing() -> None:
+    assert looks_like_mp4_or_mov(MP4_HEAD)
+    assert looks_like_mp4_or_mov(b"\x00\x00\x00\x08wide\x00\x00")
+    assert not looks_like_mp4_or_mov(b"\x1aE\xdf\xa3\x9fB\x86\x81\x01")  # Matroska/WebM
+    assert not looks_like_mp4_or_mov(b"GIF89a")
+
+
+def test_delete_marks_every_version_deleted_and_keeps_the_lake(world: StartDeps) -> None:
+    # Given two moderated versions of one key
+    first = world.media.add(video(version="v1"))
+    second = world.media.add(video(version="v2"))
+    run = StartRun(world)
+    run.start(first)
+    run.start(second)
+    lake_before = dict(world.lake.objects.objects)
+    # When a delete marker is created
+    outcome = run.handle(ObjectDeleted(first.bucket, first.key, "marker", "Delete Marker Created", NOW))
+    # Then both versions are DELETED and no analytics object changed
+    assert outcome is StartOutcome.DELETED
+    assert {world.store.get(v.video_id).status for v in (first, second)} == {VideoStatus.DELETED}
+    assert world.lake.objects.objects == lake_before
+
+
+def test_permanent_delete_of_one_version_marks_only_that_version(world: StartDeps) -> None:
+    first = world.media.add(video(version="v1"))
+    second = world.media.add(video(version="v2"))
+    run = StartRun(world)
+    run.start(first)
+    run.start(second)
+    run.handle(ObjectDeleted(first.bucket, first.key, "v1", "Permanently Deleted", NOW))
+    assert world.store.get(first.video_id).status is VideoStatus.DELETED
+    assert world.store.get(second.video_id).status is VideoStatus.IN_PROGRESS
+
+
+def test_delete_of_unknown_object_is_recorded_as_such(world: StartDeps) -> None:
+    outcome = StartRun(world).handle(ObjectDeleted("b", "never-seen.mp4", None, None, NOW))
+    assert outcome is StartOutcome.UNKNOWN_OBJECT
