@@ -46,3 +46,26 @@ def video_pk(video_id: str) -> str:
 def label_sk(timestamp_ms: int, index: int) -> str:
     """Deterministic label key: a replay overwrites the same item instead of adding one."""
     return f"{LABEL_SK_PREFIX}{timestamp_ms:012d}#{index:07d}"
+
+
+def create_table_request(table_name: str) -> dict[str, object]:
+    """CreateTable arguments for this design (on-demand), for local sandboxes and tests."""
+    attributes = {PARTITION_KEY: "S", SORT_KEY: "S"}
+    indexes = []
+    for index in INDEXES:
+        attributes[index.partition_key] = "S"
+        schema = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+        if index.sort_key:
+            attributes[index.sort_key[0]] = index.sort_key[1]
+            schema.append({"AttributeName": index.sort_key[0], "KeyType": "RANGE"})
+        indexes.append({"IndexName": index.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}})
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": t} for k, t in attributes.items()],
+        "GlobalSecondaryIndexes": indexes,
+    }

@@ -1,0 +1,184 @@
+"""DynamoDB adapter against moto (and a Stubber for UnprocessedItems, which moto never returns)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from functions.common.adapters.dynamodb import DynamoVideoStore
+from functions.common.errors import WriteIncomplete
+from functions.common.flagging import DetectionClassifier, FlagPolicy
+from functions.common.models import CollectCheckpoint, VideoMetadata, VideoStatus, VideoSummary
+from functions.common.table_design import FLAGGED_BY_DAY, create_table_request
+from tests.helpers import NOW, flagged_run, video
+
+TABLE = "modlake-test-videos"
+
+
+@pytest.fixture
+def store() -> Iterator[DynamoVideoStore]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(**create_table_request(TABLE))
+        yield DynamoVideoStore(client, TABLE, sleep=lambda _: None)
+
+
+def classified(count: int) -> tuple[list, VideoSummary]:
+    summary = VideoSummary()
+    return DetectionClassifier(FlagPolicy()).classify(flagged_run(count), summary), summary
+
+
+def test_state_changes_are_conditional(store: DynamoVideoStore) -> None:
+    # Given a video that starts after waiting once
+    clip = video("teams/t&s/Überwachung 1.MOV")
+    assert store.mark_queued(clip, 1, "LimitExceededException", NOW)
+    assert store.mark_queued(clip, 2, "LimitExceededException", NOW + timedelta(minutes=5))
+    assert store.mark_in_progress(clip, "job-1", 50.0, NOW + timedelta(minutes=6))
+    # When a late duplicate tries to queue, skip or start it again
+    # Then nothing changes
+    assert not store.mark_queued(clip, 3, "LimitExceededException", NOW)
+    assert not store.mark_not_started(clip, VideoStatus.SKIPPED, "dup", NOW)
+    assert not store.mark_in_progress(clip, "job-2", 50.0, NOW)
+    record = store.get(clip.video_id)
+    assert record.status is VideoStatus.IN_PROGRESS and record.job_id == "job-1" and record.attempts == 2
+    assert record.video.key == "teams/t&s/Überwachung 1.MOV" and record.status_reason is None
+
+
+def test_queued_keeps_first_queued_time_so_oldest_goes_first(store: DynamoVideoStore) -> None:
+    old, new = video("old.mp4"), video("new.mp4")
+    store.mark_queued(old, 1, "LimitExceededException", NOW)
+    store.mark_queued(new, 1, "LimitExceededException", NOW + timedelta(minutes=1))
+    store.mark_queued(old, 2, "LimitExceededException", NOW + timedelta(minutes=10))
+    waiting = store.oldest_in_status(VideoStatus.QUEUED, 1)
+    assert [r.video.key for r in waiting] == ["old.mp4"]
+    assert waiting[0].status_since == NOW and waiting[0].attempts == 2
+
+
+def test_lookup_by_job_and_by_object(store: DynamoVideoStore) -> None:
+    v1 = video("a.mp4", version="v1", uploaded_at=NOW)
+    v2 = video("a.mp4", version="v2", uploaded_at=NOW + timedelta(hours=1))
+    store.mark_in_progress(v1, "job-1", 50.0, NOW)
+    store.mark_in_progress(v2, "job-2", 50.0, NOW)
+    assert store.find_by_job("job-2").video.version_id == "v2"
+    assert store.find_by_job("job-3") is None
+    assert [r.video.version_id for r in store.find_by_object(v1.bucket, "a.mp4")] == ["v2", "v1"]
+
+
+def test_labels_in_time_order_with_numbers_as_numbers(store: DynamoVideoStore) -> None:
+    # Given 60 detections written in batches
+    clip = video()
+    store.mark_in_progress(clip, "job-1", 50.0, NOW)
+    detections, _ = classified(60)
+    requests = store.put_labels(clip.video_id, list(reversed(detections)))
+    # When they are read back
+    items = store.labels(clip.video_id)
+    # Then there are 60, in time order, typed as numbers; 60 items took ceil(60/25) requests
+    assert requests == 3
+    assert [i["timestamp_ms"] for i in items] == sorted(i["timestamp_ms"] for i in items)
+    assert len(items) == 60 and isinstance(items[0]["confidence"], Decimal)
+    assert items[2]["top_category"] == "Violence" and items[0]["content_types"][0]["name"] == "Animated"
+    # And writing them again (a replay) adds nothing
+    store.put_labels(clip.video_id, detections)
+    assert len(store.labels(clip.video_id)) == 60
+
+
+def test_complete_sets_summary_and_flagged_day_index(store: DynamoVideoStore) -> None:
+    # Given two flagged videos and one clean one
+    client = store.dynamodb
+    for name, confidence in (("mild.mp4", 82.0), ("severe.mp4", 99.5), ("clean.mp4", None)):
+        clip = video(name)
+        store.mark_in_progress(clip, f"job-{name}", 50.0, NOW)
+        summary = VideoSummary()
+        if confidence:
+            summary.label_count = summary.flagged_label_count = 1
+            summary.max_confidence = confidence
+            summary.flagged_categories = {"Violence"}
+        meta = VideoMetadata(codec="h264", duration_ms=1000, frame_rate=25.0)
+        assert store.complete(store.get(clip.video_id), VideoStatus.SUCCEEDED, reason=None, summary=summary,
+                              metadata=meta, model_version="7.0", completed_at=NOW, now=NOW)
+    # When the flagged-by-day index is queried most severe first
+    response = client.query(
+        TableName=TABLE,
+        IndexName=FLAGGED_BY_DAY.name,
+        KeyConditionExpression="flagged_day = :d",
+        ExpressionAttributeValues={":d": {"S": "2026-11-20"}},
+        ScanIndexForward=False,
+    )
+    # Then only flagged videos appear, most severe first
+    assert [i["object_key"]["S"] for i in response["Items"]] == ["severe.mp4", "mild.mp4"]
+    record = store.get(video("severe.mp4").video_id)
+    assert record.summary.max_confidence == 99.5 and record.metadata.frame_rate == 25.0
+    # And completing twice is refused
+    assert not store.complete(record, VideoStatus.SUCCEEDED, reason=None, summary=None, metadata=None,
+                              model_version=None, completed_at=NOW, now=NOW)
+
+
+def test_complete_refuses_another_jobs_result(store: DynamoVideoStore) -> None:
+    clip = video()
+    store.mark_in_progress(clip, "job-1", 50.0, NOW)
+    record = store.get(clip.video_id)
+    record.job_id = "job-other"
+    assert not store.complete(record, VideoStatus.SUCCEEDED, reason=None, summary=None, metadata=None,
+                              model_version=None, completed_at=NOW, now=NOW)
+
+
+def test_checkpoint_round_trip_and_single_writer(store: DynamoVideoStore) -> None:
+    clip = video()
+    store.mark_in_progress(clip, "job-1", 50.0, NOW)
+    summary = VideoSummary(label_count=1000, flagged_label_count=3, max_confidence=91.0, first_flagged_ms=500,
+                           categories={"Violence"}, flagged_categories={"Violence"})
+    checkpoint = CollectCheckpoint("token-2", 1, 1000, summary, VideoMetadata(codec="h264"), "7.0", NOW)
+    assert store.save_checkpoint(clip.video_id, checkpoint, expected_chunks=0)
+    # A second writer resuming from the same stored checkpoint is refused
+    assert not store.save_checkpoint(clip.video_id, checkpoint, expected_chunks=0)
+    loaded = store.get(clip.video_id).checkpoint
+    assert loaded == checkpoint
+    # Completion clears the checkpoint
+    store.complete(store.get(clip.video_id), VideoStatus.SUCCEEDED, reason=None, summary=summary, metadata=None,
+                   model_version="7.0", completed_at=NOW, now=NOW)
+    assert store.get(clip.video_id).checkpoint is None
+
+
+def test_mark_deleted_keeps_previous_facts(store: DynamoVideoStore) -> None:
+    clip = video()
+    store.mark_not_started(clip, VideoStatus.SKIPPED, "the object is empty", NOW)
+    record = store.get(clip.video_id)
+    assert store.mark_deleted(record, NOW)
+    assert not store.mark_deleted(record, NOW)
+    deleted = store.get(clip.video_id)
+    assert deleted.status is VideoStatus.DELETED and deleted.status_reason == "the object is empty"
+
+
+def test_unprocessed_items_are_retried_until_written() -> None:
+    # Given DynamoDB returns part of a batch unprocessed twice
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    store = DynamoVideoStore(client, TABLE, sleep=lambda _: None)
+    detections, _ = classified(25)
+    with Stubber(client) as stubber:
+        unprocessed = {TABLE: [{"PutRequest": {"Item": {"pk": {"S": "x"}, "sk": {"S": "y"}}}}]}
+        stubber.add_response("batch_write_item", {"UnprocessedItems": unprocessed}, {"RequestItems": ANY})
+        stubber.add_response("batch_write_item", {"UnprocessedItems": unprocessed}, {"RequestItems": ANY})
+        stubber.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": ANY})
+        # When the labels are written
+        requests = store.put_labels("vid", detections)
+        # Then the leftovers were re-sent until none remained
+        assert requests == 3
+        stubber.assert_no_pending_responses()
+
+
+def test_unprocessed_items_that_never_clear_raise() -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    store = DynamoVideoStore(client, TABLE, sleep=lambda _: None)
+    detections, _ = classified(1)
+    with Stubber(client) as stubber:
+        unprocessed = {TABLE: [{"PutRequest": {"Item": {"pk": {"S": "x"}, "sk": {"S": "y"}}}}]}
+        for _ in range(8):
+            stubber.add_response("batch_write_item", {"UnprocessedItems": unprocessed}, {"RequestItems": ANY})
+        with pytest.raises(WriteIncomplete):
+            store.put_labels("vid", detections)
