@@ -103,9 +103,18 @@ class InMemoryVideoStore:
         record.checkpoint = copy.deepcopy(checkpoint)
         return True
 
-    def complete(self, record: VideoRecord, status: VideoStatus, *, reason: str | None,
-                 summary: VideoSummary | None, metadata: VideoMetadata | None, model_version: str | None,
-                 completed_at: datetime, now: datetime) -> bool:
+    def complete(
+        self,
+        record: VideoRecord,
+        status: VideoStatus,
+        *,
+        reason: str | None,
+        summary: VideoSummary | None,
+        metadata: VideoMetadata | None,
+        model_version: str | None,
+        completed_at: datetime,
+        now: datetime,
+    ) -> bool:
         current = self.records[record.video_id]
         if current.job_id != record.job_id or current.status not in (VideoStatus.IN_PROGRESS, VideoStatus.DELETED):
             return False
@@ -172,8 +181,9 @@ class FakeMedia:
         body = self.objects.get((video.key, video.version_id))
         if body is None:
             return None
-        return ObjectInfo(size=len(body), etag="etag-" + str(len(body)), content_type="video/mp4",
-                          version_id=video.version_id)
+        return ObjectInfo(
+            size=len(body), etag="etag-" + str(len(body)), content_type="video/mp4", version_id=video.version_id
+        )
 
     def read_start(self, video: VideoRef, length: int) -> bytes:
         return self.objects[(video.key, video.version_id)][:length]
@@ -218,11 +228,24 @@ def reject(code: str, message: str, *, skip: bool) -> VideoRejected:
     return VideoRejected(code, message, skip=skip)
 
 
-def make_pages(detections: Sequence[RawDetection], page_size: int, *, status: str = "SUCCEEDED",
-               metadata: VideoMetadata | None = None, model_version: str = "7.0") -> list[ResultsPage]:
+def make_pages(
+    detections: Sequence[RawDetection],
+    page_size: int,
+    *,
+    status: str = "SUCCEEDED",
+    metadata: VideoMetadata | None = None,
+    model_version: str = "7.0",
+) -> list[ResultsPage]:
     """Split detections into ResultsPages whose next_token is the next page's index."""
-    meta = metadata or VideoMetadata(codec="h264", format="QuickTime / MOV", duration_ms=60_000, frame_rate=30.0,
-                                     frame_width=1280, frame_height=720, color_range="LIMITED")
+    meta = metadata or VideoMetadata(
+        codec="h264",
+        format="QuickTime / MOV",
+        duration_ms=60_000,
+        frame_rate=30.0,
+        frame_width=1280,
+        frame_height=720,
+        color_range="LIMITED",
+    )
     chunks = [list(detections[i : i + page_size]) for i in range(0, len(detections), page_size)] or [[]]
     return [
         ResultsPage(

@@ -46,14 +46,22 @@ def sqs_event(*bodies: dict[str, Any] | str, receive_count: int = 1) -> dict[str
 
 
 def video(key: str = "uploads/clip.mp4", version: str | None = "v1", **kwargs: Any) -> VideoRef:
-    return VideoRef(bucket=MEDIA_BUCKET, key=key, version_id=version, etag=kwargs.pop("etag", "etag1"),
-                    uploaded_at=kwargs.pop("uploaded_at", NOW), **kwargs)
+    return VideoRef(
+        bucket=MEDIA_BUCKET,
+        key=key,
+        version_id=version,
+        etag=kwargs.pop("etag", "etag1"),
+        uploaded_at=kwargs.pop("uploaded_at", NOW),
+        **kwargs,
+    )
 
 
-def detection(ts: int, name: str, parent: str = "", level: int = 1, confidence: float = 90.0,
-              **kwargs: Any) -> RawDetection:
-    return RawDetection(timestamp_ms=ts, name=name, parent_name=parent, taxonomy_level=level,
-                        confidence=confidence, **kwargs)
+def detection(
+    ts: int, name: str, parent: str = "", level: int = 1, confidence: float = 90.0, **kwargs: Any
+) -> RawDetection:
+    return RawDetection(
+        timestamp_ms=ts, name=name, parent_name=parent, taxonomy_level=level, confidence=confidence, **kwargs
+    )
 
 
 def flagged_run(count: int, start_ms: int = 0) -> list[RawDetection]:

@@ -100,8 +100,16 @@ def test_complete_sets_summary_and_flagged_day_index(store: DynamoVideoStore) ->
             summary.max_confidence = confidence
             summary.flagged_categories = {"Violence"}
         meta = VideoMetadata(codec="h264", duration_ms=1000, frame_rate=25.0)
-        assert store.complete(store.get(clip.video_id), VideoStatus.SUCCEEDED, reason=None, summary=summary,
-                              metadata=meta, model_version="7.0", completed_at=NOW, now=NOW)
+        assert store.complete(
+            store.get(clip.video_id),
+            VideoStatus.SUCCEEDED,
+            reason=None,
+            summary=summary,
+            metadata=meta,
+            model_version="7.0",
+            completed_at=NOW,
+            now=NOW,
+        )
     # When the flagged-by-day index is queried most severe first
     response = client.query(
         TableName=TABLE,
@@ -115,8 +123,16 @@ def test_complete_sets_summary_and_flagged_day_index(store: DynamoVideoStore) ->
     record = store.get(video("severe.mp4").video_id)
     assert record.summary.max_confidence == 99.5 and record.metadata.frame_rate == 25.0
     # And completing twice is refused
-    assert not store.complete(record, VideoStatus.SUCCEEDED, reason=None, summary=None, metadata=None,
-                              model_version=None, completed_at=NOW, now=NOW)
+    assert not store.complete(
+        record,
+        VideoStatus.SUCCEEDED,
+        reason=None,
+        summary=None,
+        metadata=None,
+        model_version=None,
+        completed_at=NOW,
+        now=NOW,
+    )
 
 
 def test_complete_refuses_another_jobs_result(store: DynamoVideoStore) -> None:
@@ -124,15 +140,29 @@ def test_complete_refuses_another_jobs_result(store: DynamoVideoStore) -> None:
     store.mark_in_progress(clip, "job-1", 50.0, NOW)
     record = store.get(clip.video_id)
     record.job_id = "job-other"
-    assert not store.complete(record, VideoStatus.SUCCEEDED, reason=None, summary=None, metadata=None,
-                              model_version=None, completed_at=NOW, now=NOW)
+    assert not store.complete(
+        record,
+        VideoStatus.SUCCEEDED,
+        reason=None,
+        summary=None,
+        metadata=None,
+        model_version=None,
+        completed_at=NOW,
+        now=NOW,
+    )
 
 
 def test_checkpoint_round_trip_and_single_writer(store: DynamoVideoStore) -> None:
     clip = video()
     store.mark_in_progress(clip, "job-1", 50.0, NOW)
-    summary = VideoSummary(label_count=1000, flagged_label_count=3, max_confidence=91.0, first_flagged_ms=500,
-                           categories={"Violence"}, flagged_categories={"Violence"})
+    summary = VideoSummary(
+        label_count=1000,
+        flagged_label_count=3,
+        max_confidence=91.0,
+        first_flagged_ms=500,
+        categories={"Violence"},
+        flagged_categories={"Violence"},
+    )
     checkpoint = CollectCheckpoint("token-2", 1, 1000, summary, VideoMetadata(codec="h264"), "7.0", NOW)
     assert store.save_checkpoint(clip.video_id, checkpoint, expected_chunks=0)
     # A second writer resuming from the same stored checkpoint is refused
@@ -140,8 +170,16 @@ def test_checkpoint_round_trip_and_single_writer(store: DynamoVideoStore) -> Non
     loaded = store.get(clip.video_id).checkpoint
     assert loaded == checkpoint
     # Completion clears the checkpoint
-    store.complete(store.get(clip.video_id), VideoStatus.SUCCEEDED, reason=None, summary=summary, metadata=None,
-                   model_version="7.0", completed_at=NOW, now=NOW)
+    store.complete(
+        store.get(clip.video_id),
+        VideoStatus.SUCCEEDED,
+        reason=None,
+        summary=summary,
+        metadata=None,
+        model_version="7.0",
+        completed_at=NOW,
+        now=NOW,
+    )
     assert store.get(clip.video_id).checkpoint is None
 
 

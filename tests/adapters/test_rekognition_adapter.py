@@ -17,8 +17,15 @@ from tests.helpers import video
 TOPIC = "arn:aws:sns:us-east-1:123456789012:AmazonRekognition-modlake"
 ROLE = "arn:aws:iam::123456789012:role/modlake-rekognition"
 JOB = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2"
-META = {"Codec": "h264", "DurationMillis": 61_000, "Format": "QuickTime / MOV", "FrameRate": 29.97,
-        "FrameHeight": 720, "FrameWidth": 1280, "ColorRange": "LIMITED"}
+META = {
+    "Codec": "h264",
+    "DurationMillis": 61_000,
+    "Format": "QuickTime / MOV",
+    "FrameRate": 29.97,
+    "FrameHeight": 720,
+    "FrameWidth": 1280,
+    "ColorRange": "LIMITED",
+}
 
 
 @pytest.fixture
@@ -30,16 +37,24 @@ def stubbed() -> Iterator[tuple[RekognitionModeration, Stubber]]:
 
 
 def label(ts: int, name: str, parent: str, level: int, confidence: float, **extra: Any) -> dict[str, Any]:
-    return {"Timestamp": ts,
-            "ModerationLabel": {"Name": name, "ParentName": parent, "TaxonomyLevel": level, "Confidence": confidence},
-            **extra}
+    return {
+        "Timestamp": ts,
+        "ModerationLabel": {"Name": name, "ParentName": parent, "TaxonomyLevel": level, "Confidence": confidence},
+        **extra,
+    }
 
 
 def page(labels: list[dict[str, Any]], token: str | None, status: str = "SUCCEEDED") -> dict[str, Any]:
-    response: dict[str, Any] = {"JobStatus": status, "VideoMetadata": META, "ModerationLabels": labels,
-                                "ModerationModelVersion": "7.0", "JobId": JOB,
-                                "Video": {"S3Object": {"Bucket": "modlake-media-test", "Name": "k.mp4"}}, "JobTag": "tag",
-                                "GetRequestMetadata": {"SortBy": "TIMESTAMP", "AggregateBy": "SEGMENTS"}}
+    response: dict[str, Any] = {
+        "JobStatus": status,
+        "VideoMetadata": META,
+        "ModerationLabels": labels,
+        "ModerationModelVersion": "7.0",
+        "JobId": JOB,
+        "Video": {"S3Object": {"Bucket": "modlake-media-test", "Name": "k.mp4"}},
+        "JobTag": "tag",
+        "GetRequestMetadata": {"SortBy": "TIMESTAMP", "AggregateBy": "SEGMENTS"},
+    }
     if token:
         response["NextToken"] = token
     return response
@@ -78,12 +93,22 @@ def test_start_sends_version_token_tag_and_channel(stubbed: tuple[RekognitionMod
         ("IdempotentParameterMismatchException", VideoRejected, False),
     ],
 )
-def test_start_errors_become_modlake_errors(stubbed: tuple[RekognitionModeration, Stubber], code: str,
-                                            expected: type[Exception], skip: bool | None) -> None:
+def test_start_errors_become_modlake_errors(
+    stubbed: tuple[RekognitionModeration, Stubber], code: str, expected: type[Exception], skip: bool | None
+) -> None:
     adapter, stubber = stubbed
-    stubber.add_client_error("start_content_moderation", service_error_code=code, service_message="nope",
-                             expected_params={"Video": ANY, "MinConfidence": ANY, "ClientRequestToken": ANY,
-                                              "NotificationChannel": ANY, "JobTag": ANY})
+    stubber.add_client_error(
+        "start_content_moderation",
+        service_error_code=code,
+        service_message="nope",
+        expected_params={
+            "Video": ANY,
+            "MinConfidence": ANY,
+            "ClientRequestToken": ANY,
+            "NotificationChannel": ANY,
+            "JobTag": ANY,
+        },
+    )
     clip = video()
     with pytest.raises(expected) as caught:
         adapter.start(clip, token=client_request_token(clip), job_tag=job_tag(clip), min_confidence=50)
@@ -94,8 +119,7 @@ def test_start_errors_become_modlake_errors(stubbed: tuple[RekognitionModeration
 
 
 @pytest.mark.parametrize("code", ["AccessDeniedException", "InternalServerError"])
-def test_unexpected_start_errors_propagate_for_retry(stubbed: tuple[RekognitionModeration, Stubber],
-                                                     code: str) -> None:
+def test_unexpected_start_errors_propagate_for_retry(stubbed: tuple[RekognitionModeration, Stubber], code: str) -> None:
     adapter, stubber = stubbed
     stubber.add_client_error("start_content_moderation", service_error_code=code)
     clip = video()
@@ -108,8 +132,22 @@ def test_reads_three_pages_with_segments_and_content_types(stubbed: tuple[Rekogn
     # Given a job whose results span three pages (segments, content types, three taxonomy levels)
     adapter, stubber = stubbed
     pages = [
-        page([label(0, "Violence", "", 1, 93.5, StartTimestampMillis=0, EndTimestampMillis=2000,
-                    DurationMillis=2000, ContentTypes=[{"Confidence": 88.0, "Name": "Animated"}])], "t1"),
+        page(
+            [
+                label(
+                    0,
+                    "Violence",
+                    "",
+                    1,
+                    93.5,
+                    StartTimestampMillis=0,
+                    EndTimestampMillis=2000,
+                    DurationMillis=2000,
+                    ContentTypes=[{"Confidence": 88.0, "Name": "Animated"}],
+                )
+            ],
+            "t1",
+        ),
         page([label(2000, "Graphic Violence", "Violence", 2, 91.0)], "t2"),
         page([label(4000, "Blood & Gore", "Graphic Violence", 3, 85.25)], None),
     ]

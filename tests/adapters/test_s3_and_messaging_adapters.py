@@ -79,8 +79,7 @@ def test_video_moderated_event_reaches_a_rule_target(aws: None) -> None:
     sqs = boto3.client("sqs", region_name="us-east-1")
     events = boto3.client("events", region_name="us-east-1")
     url, arn = _queue(sqs, "alerts")
-    events.put_rule(Name="alerts", EventPattern=json.dumps({"source": ["modlake"],
-                                                            "detail-type": ["Video Moderated"]}))
+    events.put_rule(Name="alerts", EventPattern=json.dumps({"source": ["modlake"], "detail-type": ["Video Moderated"]}))
     events.put_targets(Rule="alerts", Targets=[{"Id": "q", "Arn": arn}])
     # When a video is published as moderated
     EventBridgePublisher(events, "default", "modlake").video_moderated({"video_id": "v", "flagged": True})
@@ -97,8 +96,14 @@ def test_rekognition_completion_through_sns_parses(aws: None) -> None:
     topic = sns.create_topic(Name="AmazonRekognition-modlake")["TopicArn"]
     url, arn = _queue(sqs, "collect")
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    payload = {"JobId": "job-42", "Status": "SUCCEEDED", "API": "StartContentModeration", "JobTag": "vid",
-               "Timestamp": 1763633967310, "Video": {"S3ObjectName": "a b+c.mp4", "S3Bucket": MEDIA_BUCKET}}
+    payload = {
+        "JobId": "job-42",
+        "Status": "SUCCEEDED",
+        "API": "StartContentModeration",
+        "JobTag": "vid",
+        "Timestamp": 1763633967310,
+        "Video": {"S3ObjectName": "a b+c.mp4", "S3Bucket": MEDIA_BUCKET},
+    }
     # When Rekognition publishes its completion
     sns.publish(TopicArn=topic, Message=json.dumps(payload))
     # Then the SQS body (an SNS envelope) parses into the notification
@@ -119,8 +124,7 @@ def test_s3_event_through_eventbridge_parses(aws: None) -> None:
         Bucket=MEDIA_BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
     url, arn = _queue(sqs, "start")
-    events.put_rule(Name="uploads", EventPattern=json.dumps({"source": ["aws.s3"],
-                                                             "detail-type": ["Object Created"]}))
+    events.put_rule(Name="uploads", EventPattern=json.dumps({"source": ["aws.s3"], "detail-type": ["Object Created"]}))
     events.put_targets(Rule="uploads", Targets=[{"Id": "q", "Arn": arn}])
     # When a key with spaces and a plus is uploaded
     s3.put_object(Bucket=MEDIA_BUCKET, Key="in/a b+c.mp4", Body=MP4_HEAD)

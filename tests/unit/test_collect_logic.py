@@ -80,8 +80,9 @@ def test_collects_every_page_into_dynamodb_parquet_and_one_event(world: CollectD
 
 def test_first_flagged_moment_and_threshold_overrides(world: CollectDeps) -> None:
     # Given alcohol at 85 % (under its 90 % override), ignored swimwear at 99 % and violence at 81 %
-    world.policy = FlagPolicy(threshold=80.0, category_thresholds={"Alcohol": 90.0},
-                              ignored_categories=frozenset({"Swimwear or Underwear"}))
+    world.policy = FlagPolicy(
+        threshold=80.0, category_thresholds={"Alcohol": 90.0}, ignored_categories=frozenset({"Swimwear or Underwear"})
+    )
     clip = started(world, video())
     world.moderation.pages["job-1"] = make_pages(
         [

@@ -162,8 +162,9 @@ def test_rekognition_rejections_are_recorded(world: StartDeps) -> None:
     assert world.store.get(b.video_id).status is VideoStatus.FAILED
 
 
-@pytest.mark.parametrize("code", ["LimitExceededException", "ProvisionedThroughputExceededException",
-                                  "ThrottlingException"])
+@pytest.mark.parametrize(
+    "code", ["LimitExceededException", "ProvisionedThroughputExceededException", "ThrottlingException"]
+)
 def test_busy_rekognition_queues_the_video_with_a_delayed_retry(world: StartDeps, code: str) -> None:
     # Given Rekognition is out of capacity
     clip = world.media.add(video())
