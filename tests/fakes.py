@@ -29,7 +29,6 @@ class InMemoryVideoStore:
     def __init__(self) -> None:
         self.records: dict[str, VideoRecord] = {}
         self.labels: dict[str, dict[tuple[int, int], Detection]] = {}
-        self.write_requests = 0
 
     def get(self, video_id: str) -> VideoRecord | None:
         record = self.records.get(video_id)
@@ -87,13 +86,8 @@ class InMemoryVideoStore:
         )
         return True
 
-    def put_labels(self, video_id: str, detections: Sequence[Detection]) -> int:
-        items = self.labels.setdefault(video_id, {})
-        for detection in detections:
-            items[(detection.raw.timestamp_ms, detection.index)] = detection
-        requests = -(-len(detections) // 25)
-        self.write_requests += requests
-        return requests
+    def label_writer(self, video_id: str) -> InMemoryLabelWriter:
+        return InMemoryLabelWriter(self, video_id)
 
     def save_checkpoint(self, video_id: str, checkpoint: CollectCheckpoint, expected_chunks: int) -> bool:
         record = self.records[video_id]
@@ -140,6 +134,24 @@ class InMemoryVideoStore:
 
     def labels_in_time_order(self, video_id: str) -> list[Detection]:
         return [self.labels[video_id][k] for k in sorted(self.labels.get(video_id, {}))]
+
+
+class InMemoryLabelWriter:
+    """LabelWriter fake: keeps detections keyed like the table (replays overwrite), counts flushes."""
+
+    def __init__(self, store: InMemoryVideoStore, video_id: str) -> None:
+        self.store = store
+        self.video_id = video_id
+        self.flushes = 0
+
+    def add(self, page: Sequence[Detection]) -> None:
+        items = self.store.labels.setdefault(self.video_id, {})
+        for detection in page:
+            items[(detection.raw.timestamp_ms, detection.index)] = detection
+
+    def flush(self) -> int:
+        self.flushes += 1
+        return self.flushes
 
 
 class InMemoryObjects:

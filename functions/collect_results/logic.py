@@ -146,6 +146,7 @@ def _collect_pages(
     model_version = checkpoint.model_version if checkpoint else None
     detections: list[Detection] = []
     first_page = checkpoint is None
+    labels = deps.store.label_writer(record.video_id)
 
     while True:
         page = deps.moderation.results_page(
@@ -155,13 +156,14 @@ def _collect_pages(
             raise JobNotReady(f"job {job_id} is {page.job_status} although its completion arrived")
         first_page = False
         page_detections = classifier.classify(page.detections, summary)
-        deps.store.put_labels(record.video_id, page_detections)
+        labels.add(page_detections)
         detections.extend(page_detections)
         metadata, model_version = page.metadata, page.model_version or model_version
         next_token = page.next_token
         if not next_token:
             break
         if time_left_ms() < deps.checkpoint_reserve_ms:
+            labels.flush()
             return _checkpoint(
                 record,
                 job_id,
@@ -176,6 +178,7 @@ def _collect_pages(
                 deps,
             )
 
+    labels.flush()
     _finish(
         record,
         job_id,

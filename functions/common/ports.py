@@ -19,6 +19,16 @@ from functions.common.models import (
 )
 
 
+class LabelWriter(Protocol):
+    """Writes a job's detections in as few requests as the store allows."""
+
+    def add(self, page: Sequence[Detection]) -> None: ...
+
+    def flush(self) -> int:
+        """Write everything queued; returns the write requests made so far."""
+        ...
+
+
 class VideoStore(Protocol):
     """Video summaries and labels (DynamoDB)."""
 
@@ -42,8 +52,8 @@ class VideoStore(Protocol):
         """SKIPPED or FAILED before any job, unless the video has moved on; False when it had."""
         ...
 
-    def put_labels(self, video_id: str, detections: Sequence[Detection]) -> int:
-        """Write label items in batches; returns the number of write requests made."""
+    def label_writer(self, video_id: str) -> LabelWriter:
+        """A buffered writer for one video's detections."""
         ...
 
     def save_checkpoint(self, video_id: str, checkpoint: CollectCheckpoint, expected_chunks: int) -> bool:

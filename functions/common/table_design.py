@@ -2,12 +2,17 @@
 
 Items
 - video summary: pk=VIDEO#<video_id>, sk=SUMMARY
-- label:         pk=VIDEO#<video_id>, sk=LABEL#<timestamp_ms:012>#<index:07>  (time order per video)
+- label chunk:   pk=VIDEO#<video_id>, sk=LABELS#<first detection index:09>, labels=[up to 100 detections]
+
+Labels are stored in chunks of up to LABELS_PER_ITEM consecutive detections (a results page is
+split, never merged across pages). Detection indices follow Rekognition's timestamp order, so the
+sort key gives time order; a chunk of 100 stays far below DynamoDB's 400 KB item limit, and a
+6-hour video's 100,000 detections become 1,000 items (40 BatchWriteItem calls) instead of 100,000.
 
 Access patterns → where they are answered
 - status and summary by bucket+key      → GSI by_object     (object_ref, uploaded_at)
 - status and summary by JobId           → GSI by_job        (job_id)
-- all labels of a video in time order   → Query pk, sk begins_with LABEL#
+- all labels of a video in time order   → Query pk, sk begins_with LABELS#
 - videos flagged on a day, most severe  → GSI flagged_by_day (flagged_day, max_confidence) descending
 - videos in a status (stuck, waiting)   → GSI by_status     (status, status_since) oldest first
 Only summary items carry the GSI key attributes, so every index is sparse.
@@ -20,7 +25,8 @@ from dataclasses import dataclass
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 SUMMARY_SK = "SUMMARY"
-LABEL_SK_PREFIX = "LABEL#"
+LABEL_SK_PREFIX = "LABELS#"
+LABELS_PER_ITEM = 100
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,9 @@ def video_pk(video_id: str) -> str:
     return f"VIDEO#{video_id}"
 
 
-def label_sk(timestamp_ms: int, index: int) -> str:
-    """Deterministic label key: a replay overwrites the same item instead of adding one."""
-    return f"{LABEL_SK_PREFIX}{timestamp_ms:012d}#{index:07d}"
+def label_chunk_sk(first_index: int) -> str:
+    """Deterministic key of the chunk starting at a detection: a replay overwrites instead of adding."""
+    return f"{LABEL_SK_PREFIX}{first_index:09d}"
 
 
 def create_table_request(table_name: str) -> dict[str, object]:

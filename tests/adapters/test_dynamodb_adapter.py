@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -11,7 +12,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from functions.common.adapters.dynamodb import DynamoVideoStore
+from functions.common.adapters.dynamodb import DynamoVideoStore, label_chunk_item
 from functions.common.errors import WriteIncomplete
 from functions.common.flagging import DetectionClassifier, FlagPolicy
 from functions.common.models import CollectCheckpoint, VideoMetadata, VideoStatus, VideoSummary
@@ -71,21 +72,46 @@ def test_lookup_by_job_and_by_object(store: DynamoVideoStore) -> None:
 
 
 def test_labels_in_time_order_with_numbers_as_numbers(store: DynamoVideoStore) -> None:
-    # Given 60 detections written in batches
+    # Given 2,620 detections (two results pages) written as chunk items
     clip = video()
     store.mark_in_progress(clip, "job-1", 50.0, NOW)
-    detections, _ = classified(60)
-    requests = store.put_labels(clip.video_id, list(reversed(detections)))
+    detections, _ = classified(2620)
+    writer = store.label_writer(clip.video_id)
+    writer.add(detections[:1000])
+    writer.add(detections[1000:])
+    requests = writer.flush()
     # When they are read back
-    items = store.labels(clip.video_id)
-    # Then there are 60, in time order, typed as numbers; 60 items took ceil(60/25) requests
-    assert requests == 3
-    assert [i["timestamp_ms"] for i in items] == sorted(i["timestamp_ms"] for i in items)
-    assert len(items) == 60 and isinstance(items[0]["confidence"], Decimal)
-    assert items[2]["top_category"] == "Violence" and items[0]["content_types"][0]["name"] == "Animated"
-    # And writing them again (a replay) adds nothing
-    store.put_labels(clip.video_id, detections)
-    assert len(store.labels(clip.video_id)) == 60
+    labels = store.labels(clip.video_id)
+    # Then every detection is there once, in time order, typed as numbers;
+    # 10 + 17 chunk items (chunks never span pages) took ceil(27 / 25) BatchWriteItem calls
+    assert requests == 2
+    assert [label["detection_index"] for label in labels] == list(range(2620))
+    assert [label["timestamp_ms"] for label in labels] == sorted(label["timestamp_ms"] for label in labels)
+    assert isinstance(labels[0]["confidence"], Decimal) and labels[0]["confidence"] == Decimal("60.0")
+    assert labels[2]["top_category"] == "Violence" and labels[0]["content_types"][0]["name"] == "Animated"
+    # And writing a page again (a replay) adds nothing
+    replay = store.label_writer(clip.video_id)
+    replay.add(detections[:1000])
+    replay.flush()
+    assert len(store.labels(clip.video_id)) == 2620
+
+
+def test_a_full_chunk_stays_far_below_the_item_size_limit(store: DynamoVideoStore) -> None:
+    # Given 100 detections with the longest names and several content types each
+    from functions.common.models import ContentType, Detection, RawDetection
+
+    long_name = "Drugs & Tobacco Paraphernalia & Use"
+    raws = [
+        RawDetection(
+            i, long_name, long_name, 3, 99.123456, i, i + 1, 1, tuple(ContentType(f"Type {j}", 88.8) for j in range(3))
+        )
+        for i in range(100)
+    ]
+    chunk = [Detection(i, raw, "Non-Explicit Nudity of Intimate parts and Kissing", True) for i, raw in enumerate(raws)]
+    # When serialized as one chunk item
+    item = label_chunk_item("v" * 32, chunk)
+    # Then it is a small fraction of DynamoDB's 400 KB item limit
+    assert len(json.dumps(item)) < 100_000
 
 
 def test_complete_sets_summary_and_flagged_day_index(store: DynamoVideoStore) -> None:
@@ -194,17 +220,19 @@ def test_mark_deleted_keeps_previous_facts(store: DynamoVideoStore) -> None:
 
 
 def test_unprocessed_items_are_retried_until_written() -> None:
-    # Given DynamoDB returns part of a batch unprocessed twice
+    # Given 25 chunk items, and DynamoDB returns part of the batch unprocessed twice
     client = boto3.client("dynamodb", region_name="us-east-1")
     store = DynamoVideoStore(client, TABLE, sleep=lambda _: None)
-    detections, _ = classified(25)
+    detections, _ = classified(2500)
     with Stubber(client) as stubber:
         unprocessed = {TABLE: [{"PutRequest": {"Item": {"pk": {"S": "x"}, "sk": {"S": "y"}}}}]}
         stubber.add_response("batch_write_item", {"UnprocessedItems": unprocessed}, {"RequestItems": ANY})
         stubber.add_response("batch_write_item", {"UnprocessedItems": unprocessed}, {"RequestItems": ANY})
         stubber.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": ANY})
         # When the labels are written
-        requests = store.put_labels("vid", detections)
+        writer = store.label_writer("vid")
+        writer.add(detections)
+        requests = writer.flush()
         # Then the leftovers were re-sent until none remained
         assert requests == 3
         stubber.assert_no_pending_responses()
@@ -218,5 +246,7 @@ def test_unprocessed_items_that_never_clear_raise() -> None:
         unprocessed = {TABLE: [{"PutRequest": {"Item": {"pk": {"S": "x"}, "sk": {"S": "y"}}}}]}
         for _ in range(8):
             stubber.add_response("batch_write_item", {"UnprocessedItems": unprocessed}, {"RequestItems": ANY})
+        writer = store.label_writer("vid")
+        writer.add(detections)
         with pytest.raises(WriteIncomplete):
-            store.put_labels("vid", detections)
+            writer.flush()

@@ -32,10 +32,12 @@ from functions.common.table_design import (
     BY_JOB,
     BY_OBJECT,
     BY_STATUS,
+    LABEL_SK_PREFIX,
+    LABELS_PER_ITEM,
     PARTITION_KEY,
     SORT_KEY,
     SUMMARY_SK,
-    label_sk,
+    label_chunk_sk,
     video_pk,
 )
 
@@ -211,18 +213,19 @@ class DynamoVideoStore:
         return self._query_index(BY_STATUS.name, BY_STATUS.partition_key, str(status), limit=limit)
 
     def labels(self, video_id: str) -> list[dict[str, Any]]:
-        """All label items of a video in time order (used by tools and tests)."""
+        """All detections of a video in time order, unpacked from their chunk items."""
         args: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": _serialize({":pk": video_pk(video_id), ":prefix": "LABEL#"}),
+            "ExpressionAttributeValues": _serialize({":pk": video_pk(video_id), ":prefix": LABEL_SK_PREFIX}),
         }
-        items: list[dict[str, Any]] = []
+        labels: list[dict[str, Any]] = []
         while True:
             response = self.dynamodb.query(**args)
-            items.extend(_deserialize(item) for item in response.get("Items", []))
+            for item in response.get("Items", []):
+                labels.extend(_deserialize(item)["labels"])
             if "LastEvaluatedKey" not in response:
-                return items
+                return labels
             args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # --- conditional state changes ----------------------------------------------------------
@@ -385,43 +388,80 @@ class DynamoVideoStore:
         )
 
     # --- labels --------------------------------------------------------------------------------
-    def put_labels(self, video_id: str, detections: Sequence[Detection]) -> int:
-        """BatchWriteItem in 25s, retrying UnprocessedItems with capped exponential backoff and jitter."""
-        requests = 0
-        for start in range(0, len(detections), BATCH_SIZE):
-            pending = [
-                {"PutRequest": {"Item": self._label_item(video_id, d)}} for d in detections[start : start + BATCH_SIZE]
-            ]
-            for attempt in range(MAX_BATCH_ATTEMPTS):
-                response = self.dynamodb.batch_write_item(RequestItems={self.table: pending})
-                requests += 1
-                pending = response.get("UnprocessedItems", {}).get(self.table, [])
-                if not pending:
-                    break
-                self.sleep(min(5.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
-            else:
-                raise WriteIncomplete(f"{len(pending)} label items for video {video_id} unprocessed after retries")
-        return requests
+    def label_writer(self, video_id: str) -> DynamoLabelWriter:
+        return DynamoLabelWriter(self, video_id)
 
-    @staticmethod
-    def _label_item(video_id: str, detection: Detection) -> dict[str, Any]:
-        raw = detection.raw
-        return _serialize(
-            {
-                PARTITION_KEY: video_pk(video_id),
-                SORT_KEY: label_sk(raw.timestamp_ms, detection.index),
-                "video_id": video_id,
-                "detection_index": detection.index,
-                "timestamp_ms": raw.timestamp_ms,
-                "start_timestamp_ms": raw.start_timestamp_ms,
-                "end_timestamp_ms": raw.end_timestamp_ms,
-                "segment_duration_ms": raw.duration_ms,
-                "label_name": raw.name,
-                "parent_name": raw.parent_name,
-                "top_category": detection.top_category,
-                "taxonomy_level": raw.taxonomy_level,
-                "confidence": raw.confidence,
-                "flagged": detection.flagged,
-                "content_types": [{"name": c.name, "confidence": c.confidence} for c in raw.content_types],
-            }
-        )
+    def write_batch(self, items: Sequence[dict[str, Any]]) -> int:
+        """One BatchWriteItem of ≤ 25 items; UnprocessedItems re-sent with capped exponential backoff and jitter.
+
+        Returns the number of requests made (1 plus retries).
+        """
+        pending = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(MAX_BATCH_ATTEMPTS):
+            response = self.dynamodb.batch_write_item(RequestItems={self.table: pending})
+            pending = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not pending:
+                return attempt + 1
+            self.sleep(min(5.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+        raise WriteIncomplete(f"{len(pending)} items unprocessed after {MAX_BATCH_ATTEMPTS} BatchWriteItem attempts")
+
+
+class DynamoLabelWriter:
+    """Buffers a job's detections as chunk items and writes them 25 per BatchWriteItem.
+
+    Each results page is split into chunks of LABELS_PER_ITEM (chunks never span pages, so a
+    chunk's key depends only on the job's pages, not on when the buffer was flushed).
+    """
+
+    def __init__(self, store: DynamoVideoStore, video_id: str) -> None:
+        self.store = store
+        self.video_id = video_id
+        self.pending: list[dict[str, Any]] = []
+        self.requests = 0
+
+    def add(self, page: Sequence[Detection]) -> None:
+        """Queue one page's detections; full batches are written right away."""
+        for start in range(0, len(page), LABELS_PER_ITEM):
+            self.pending.append(label_chunk_item(self.video_id, page[start : start + LABELS_PER_ITEM]))
+        while len(self.pending) >= BATCH_SIZE:
+            self.requests += self.store.write_batch(self.pending[:BATCH_SIZE])
+            del self.pending[:BATCH_SIZE]
+
+    def flush(self) -> int:
+        """Write whatever is queued; returns the write requests made so far."""
+        while self.pending:
+            self.requests += self.store.write_batch(self.pending[:BATCH_SIZE])
+            del self.pending[:BATCH_SIZE]
+        return self.requests
+
+
+def label_chunk_item(video_id: str, chunk: Sequence[Detection]) -> dict[str, Any]:
+    """The DynamoDB item holding up to LABELS_PER_ITEM consecutive detections of one page."""
+    return _serialize(
+        {
+            PARTITION_KEY: video_pk(video_id),
+            SORT_KEY: label_chunk_sk(chunk[0].index),
+            "video_id": video_id,
+            "first_index": chunk[0].index,
+            "first_timestamp_ms": chunk[0].raw.timestamp_ms,
+            "labels": [_label(d) for d in chunk],
+        }
+    )
+
+
+def _label(detection: Detection) -> dict[str, Any]:
+    raw = detection.raw
+    return {
+        "detection_index": detection.index,
+        "timestamp_ms": raw.timestamp_ms,
+        "start_timestamp_ms": raw.start_timestamp_ms,
+        "end_timestamp_ms": raw.end_timestamp_ms,
+        "segment_duration_ms": raw.duration_ms,
+        "label_name": raw.name,
+        "parent_name": raw.parent_name,
+        "top_category": detection.top_category,
+        "taxonomy_level": raw.taxonomy_level,
+        "confidence": raw.confidence,
+        "flagged": detection.flagged,
+        "content_types": [{"name": c.name, "confidence": c.confidence} for c in raw.content_types],
+    }

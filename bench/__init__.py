@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers (one JSON object per line)."""
