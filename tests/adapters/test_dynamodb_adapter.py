@@ -15,7 +15,7 @@ from moto import mock_aws
 from functions.common.adapters.dynamodb import DynamoVideoStore, label_chunk_item
 from functions.common.errors import WriteIncomplete
 from functions.common.flagging import DetectionClassifier, FlagPolicy
-from functions.common.models import CollectCheckpoint, VideoMetadata, VideoStatus, VideoSummary
+from functions.common.models import CollectCheckpoint, VideoMetadata, VideoRecord, VideoStatus, VideoSummary
 from functions.common.table_design import FLAGGED_BY_DAY, create_table_request
 from tests.helpers import NOW, flagged_run, video
 
@@ -28,6 +28,20 @@ def store() -> Iterator[DynamoVideoStore]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(**create_table_request(TABLE))
         yield DynamoVideoStore(client, TABLE, sleep=lambda _: None)
+
+
+def complete_empty(store: DynamoVideoStore, record: VideoRecord) -> bool:
+    """Try to settle a video as SUCCEEDED with no results."""
+    return store.complete(
+        record,
+        VideoStatus.SUCCEEDED,
+        reason=None,
+        summary=None,
+        metadata=None,
+        model_version=None,
+        completed_at=NOW,
+        now=NOW,
+    )
 
 
 def classified(count: int) -> tuple[list, VideoSummary]:
@@ -149,16 +163,7 @@ def test_complete_sets_summary_and_flagged_day_index(store: DynamoVideoStore) ->
     record = store.get(video("severe.mp4").video_id)
     assert record.summary.max_confidence == 99.5 and record.metadata.frame_rate == 25.0
     # And completing twice is refused
-    assert not store.complete(
-        record,
-        VideoStatus.SUCCEEDED,
-        reason=None,
-        summary=None,
-        metadata=None,
-        model_version=None,
-        completed_at=NOW,
-        now=NOW,
-    )
+    assert not complete_empty(store, record)
 
 
 def test_complete_refuses_another_jobs_result(store: DynamoVideoStore) -> None:
@@ -166,16 +171,7 @@ def test_complete_refuses_another_jobs_result(store: DynamoVideoStore) -> None:
     store.mark_in_progress(clip, "job-1", 50.0, NOW)
     record = store.get(clip.video_id)
     record.job_id = "job-other"
-    assert not store.complete(
-        record,
-        VideoStatus.SUCCEEDED,
-        reason=None,
-        summary=None,
-        metadata=None,
-        model_version=None,
-        completed_at=NOW,
-        now=NOW,
-    )
+    assert not complete_empty(store, record)
 
 
 def test_checkpoint_round_trip_and_single_writer(store: DynamoVideoStore) -> None:
