@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 PARTITION_FORMAT = "yyyy-MM-dd"  # Athena projection format of the dt partition (UTC processing date)
 PROJECTION_START = "2024-01-01"
+# Where collect_results parks a long job's rows between invocations: outside every table prefix,
+# so Athena never reads it; the bucket expires anything left there.
+STAGING_PREFIX = "_staging/"
 
 
 @dataclass(frozen=True)

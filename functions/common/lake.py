@@ -14,9 +14,10 @@ from functions.common.models import Detection, VideoMetadata, VideoRecord, Video
 from functions.common.ports import LakeObjects
 from glue import LABELS, VIDEOS, TableSpec
 from glue.arrow import arrow_schema
+from glue.schema import STAGING_PREFIX
 
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
-STAGING_PREFIX = "_staging/collect/"  # outside every table prefix, so Athena never reads it
+STAGING_COLLECT_PREFIX = f"{STAGING_PREFIX}collect/"
 
 
 def _naive_utc(ts: datetime | None) -> datetime | None:
@@ -153,4 +154,4 @@ class LakeWriter:
 
 
 def staging_key(job_id: str, chunk: int) -> str:
-    return f"{STAGING_PREFIX}{job_id}/chunk-{chunk:05d}.parquet"
+    return f"{STAGING_COLLECT_PREFIX}{job_id}/chunk-{chunk:05d}.parquet"

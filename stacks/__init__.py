@@ -1,0 +1,1 @@
+"""The modlake CDK app: one stack composed of one construct per capability."""

@@ -1,0 +1,253 @@
+"""Deployment configuration: the one place that reads CDK context and the CDK_DEFAULT_* environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+from constructs import Node
+
+from functions.common.taxonomy import TOP_LEVEL_CATEGORIES
+
+FALLBACK_REGION = "us-east-1"
+AGGREGATE_BY_VALUES = ("TIMESTAMPS", "SEGMENTS")
+EPHEMERAL_STAGE = "dev"  # the only stage whose data is deleted with the stack
+
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION: Mapping[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+CONTEXT_KEYS = (
+    "stage",
+    "region",
+    "video_suffixes",
+    "key_prefix",
+    "min_confidence",
+    "flag_threshold",
+    "category_thresholds",
+    "ignored_categories",
+    "aggregate_by",
+    "alarm_emails",
+    "log_retention_days",
+    "event_bus_name",
+    "event_source",
+    "start_max_concurrency",
+    "powertools_layer_arn",
+    "pandas_layer_arns",
+)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every deploy-time choice of one modlake stage, validated before any construct is built."""
+
+    stage: str
+    account: str | None
+    region: str
+    video_suffixes: tuple[str, ...]
+    key_prefix: str
+    min_confidence: float
+    flag_threshold: float
+    category_thresholds: Mapping[str, float]
+    ignored_categories: tuple[str, ...]
+    aggregate_by: str
+    alarm_emails: tuple[str, ...]
+    log_retention_days: int
+    event_bus_name: str
+    event_source: str
+    start_max_concurrency: int
+    powertools_layer_arn: str
+    pandas_layer_arn: str
+
+    @classmethod
+    def from_context(cls, node: Node, environ: Mapping[str, str] | None = None) -> PipelineConfig:
+        """Read the context keys (cdk.json defaults, `-c key=value` overrides) and validate them."""
+        environ = os.environ if environ is None else environ
+        raw = {key: node.try_get_context(key) for key in CONTEXT_KEYS}
+        missing = [key for key, value in raw.items() if value is None]
+        if missing:
+            raise ValueError(
+                f"missing CDK context {', '.join(missing)}: run through the CDK CLI (it reads the defaults "
+                "in cdk.json) or pass -c <key>=<value>"
+            )
+        region = _text(raw, "region") or environ.get("CDK_DEFAULT_REGION") or FALLBACK_REGION
+        pandas_layer_arns = _object(raw, "pandas_layer_arns")
+        if region not in pandas_layer_arns:
+            raise ValueError(
+                f"pandas_layer_arns has no entry for region {region!r}: look up the AWS SDK for pandas layer ARN "
+                f"(Python 3.13, Arm64) for {region} at https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html "
+                f'and add "{region}": "<arn>" to pandas_layer_arns in cdk.json'
+            )
+        config = cls(
+            stage=_text(raw, "stage"),
+            account=environ.get("CDK_DEFAULT_ACCOUNT") or None,
+            region=region,
+            video_suffixes=tuple(dict.fromkeys(s.lower() for s in _strings(raw, "video_suffixes"))),
+            key_prefix=_text(raw, "key_prefix"),
+            min_confidence=_number(raw, "min_confidence"),
+            flag_threshold=_number(raw, "flag_threshold"),
+            category_thresholds={
+                str(k): _float(v, f"category_thresholds[{k!r}]") for k, v in _object(raw, "category_thresholds").items()
+            },
+            ignored_categories=_strings(raw, "ignored_categories"),
+            aggregate_by=_text(raw, "aggregate_by").upper(),
+            alarm_emails=_strings(raw, "alarm_emails"),
+            log_retention_days=_integer(raw, "log_retention_days"),
+            event_bus_name=_text(raw, "event_bus_name"),
+            event_source=_text(raw, "event_source"),
+            start_max_concurrency=_integer(raw, "start_max_concurrency"),
+            powertools_layer_arn=_text(raw, "powertools_layer_arn").replace("{region}", region),
+            pandas_layer_arn=str(pandas_layer_arns[region]),
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid value and what would be valid."""
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", self.stage):
+            raise ValueError(
+                f"stage {self.stage!r}: use 1-20 lower-case letters, digits or hyphens, starting with a letter"
+            )
+        for name in ("min_confidence", "flag_threshold"):
+            _check_percent(name, getattr(self, name))
+        for category, threshold in self.category_thresholds.items():
+            _check_category("category_thresholds", category)
+            _check_percent(f"category_thresholds[{category!r}]", threshold)
+        for category in self.ignored_categories:
+            _check_category("ignored_categories", category)
+        if self.aggregate_by not in AGGREGATE_BY_VALUES:
+            raise ValueError(f"aggregate_by {self.aggregate_by!r}: use one of {', '.join(AGGREGATE_BY_VALUES)}")
+        if not self.video_suffixes:
+            raise ValueError('video_suffixes is empty: list at least one file suffix, e.g. ["mp4"]')
+        for suffix in self.video_suffixes:
+            if not suffix.isascii() or not suffix.isalnum():
+                raise ValueError(f"video_suffixes entry {suffix!r}: use letters and digits only, without the dot")
+        for email in self.alarm_emails:
+            if "@" not in email.strip("@"):
+                raise ValueError(f"alarm_emails entry {email!r} is not an email address")
+        if self.log_retention_days not in LOG_RETENTION:
+            raise ValueError(
+                f"log_retention_days {self.log_retention_days}: CloudWatch Logs accepts {sorted(LOG_RETENTION)}"
+            )
+        if not 2 <= self.start_max_concurrency <= 1000:
+            raise ValueError(f"start_max_concurrency {self.start_max_concurrency}: SQS event sources accept 2-1000")
+        for name in ("event_bus_name", "event_source", "powertools_layer_arn", "pandas_layer_arn"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} is empty")
+        if self.event_source.startswith("aws."):
+            raise ValueError(f"event_source {self.event_source!r}: EventBridge reserves sources starting with 'aws.'")
+
+    @property
+    def is_ephemeral(self) -> bool:
+        """Only the dev stage may lose its data when the stack is deleted."""
+        return self.stage == EPHEMERAL_STAGE
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """DESTROY for dev, RETAIN for every stage that holds real data."""
+        return RemovalPolicy.DESTROY if self.is_ephemeral else RemovalPolicy.RETAIN
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        """log_retention_days as the CDK enum."""
+        return LOG_RETENTION[self.log_retention_days]
+
+    @property
+    def glue_database_name(self) -> str:
+        """Glue names allow no hyphens: modlake_<stage>."""
+        return f"modlake_{self.stage}".replace("-", "_")
+
+
+def _text(raw: Mapping[str, Any], key: str) -> str:
+    value = raw[key]
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string, got {value!r}")
+    return value
+
+
+def _number(raw: Mapping[str, Any], key: str) -> float:
+    return _float(raw[key], key)
+
+
+def _integer(raw: Mapping[str, Any], key: str) -> int:
+    value = _number(raw, key)
+    if not value.is_integer():
+        raise ValueError(f"{key} must be a whole number, got {raw[key]!r}")
+    return int(value)
+
+
+def _float(value: Any, name: str) -> float:
+    """A number from JSON context or from a `-c key=60` string."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+def _parsed(raw: Mapping[str, Any], key: str) -> Any:
+    """Lists and objects arrive as JSON values from cdk.json and as strings from `-c key=...`."""
+    value = raw[key]
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError as error:
+            raise ValueError(f"{key} is not valid JSON: {error}") from None
+    return value
+
+
+def _strings(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = _parsed(raw, key)
+    if isinstance(value, str):  # `-c video_suffixes=mp4,mov`
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _object(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = _parsed(raw, key)
+    if not isinstance(value, dict):
+        raise ValueError(f"{key} must be a JSON object, got {value!r}")
+    return value
+
+
+def _check_percent(name: str, value: float) -> None:
+    if not 0 <= value <= 100:
+        raise ValueError(f"{name} {value}: confidence thresholds are percentages, 0-100")
+
+
+def _check_category(name: str, category: str) -> None:
+    if category not in TOP_LEVEL_CATEGORIES:
+        raise ValueError(
+            f"{name}: {category!r} is not a top-level moderation category; use one of {', '.join(TOP_LEVEL_CATEGORIES)}"
+        )

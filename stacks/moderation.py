@@ -1,0 +1,297 @@
+"""Rekognition Video jobs: the functions that start them and collect their results, and the completion topic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnElement, Duration, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct, IConstruct
+
+from glue import LABELS, VIDEOS
+from glue.schema import STAGING_PREFIX
+from stacks.config import PipelineConfig
+from stacks.lambda_factory import LambdaFactory, queue_visibility_timeout, settings_environment
+
+START_FUNCTION_TIMEOUT = Duration.seconds(60)
+COLLECT_FUNCTION_TIMEOUT = Duration.minutes(15)
+COLLECT_MAX_RECEIVE_COUNT = 3
+DEAD_LETTER_RETENTION = Duration.days(14)
+# Neither API supports resource-level permissions, so their statements must use resource "*".
+START_JOB_ACTION = "rekognition:StartContentModeration"
+GET_RESULTS_ACTION = "rekognition:GetContentModeration"
+# Why each wildcard action a CDK bucket grant brings is acceptable (cdk-nag AwsSolutions-IAM5).
+_S3_ACTION_REASONS = {
+    "s3:GetBucket*": "bucket.grant_read: CDK's read action set, on this function's bucket and prefixes only",
+    "s3:GetObject*": "bucket.grant_read: CDK's read action set, on this function's bucket and prefixes only",
+    "s3:List*": "bucket.grant_read: CDK's read action set, on this function's bucket and prefixes only",
+    "s3:Abort*": "bucket.grant_put: aborting its own multipart uploads, under this function's prefixes only",
+    "s3:DeleteObject*": f"bucket.grant_delete: staged Parquet parts under {STAGING_PREFIX}* only",
+}
+S3_READ_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")
+
+
+class Moderation(Construct):
+    """start_moderation → Rekognition → SNS completion topic → collect queue → collect_results."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        lambda_factory: LambdaFactory,
+        media_bucket: s3.IBucket,
+        analytics_bucket: s3.IBucket,
+        videos_table: dynamodb.ITable,
+        start_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self._factory = lambda_factory
+        self._create_completion_channel()
+        self._create_collect_queue()
+        self.start_function = self._start_function(media_bucket, analytics_bucket, videos_table, start_queue)
+        self.collect_function = self._collect_function(analytics_bucket, videos_table, start_queue)
+        self.functions: dict[str, lambda_.IFunction] = {
+            "StartModeration": self.start_function,
+            "CollectResults": self.collect_function,
+        }
+        self.dead_letter_queues: dict[str, sqs.IQueue] = {
+            "CollectDeadLetterQueue": self.collect_dead_letter_queue,
+            "CompletionDeliveryDeadLetterQueue": self.completion_delivery_dead_letter_queue,
+        }
+
+    def _create_completion_channel(self) -> None:
+        """The SNS topic Rekognition publishes job completions to, and the role it publishes with."""
+        self.topic_key = kms.Key(
+            self,
+            "CompletionTopicKey",
+            description="modlake: encrypts Rekognition job completion messages",
+            enable_key_rotation=True,
+            removal_policy=self._config.removal_policy,
+        )
+        self.completion_topic = sns.Topic(
+            self,
+            "CompletionTopic",
+            display_name="modlake Rekognition job completions",
+            master_key=self.topic_key,
+            enforce_ssl=True,
+        )
+        self.rekognition_role = iam.Role(
+            self,
+            "RekognitionRole",
+            description="Rekognition Video publishes modlake job completions to the completion topic with this role",
+            # aws:SourceAccount keeps other accounts' Rekognition jobs from using this role (confused deputy).
+            assumed_by=iam.ServicePrincipal(
+                "rekognition.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+        )
+        # sns:Publish on this topic, plus kms:Decrypt and kms:GenerateDataKey* on this topic's key.
+        self.completion_topic.grant_publish(self.rekognition_role)
+        _acknowledge(
+            self.rekognition_role,
+            {
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
+                    "topic.grant_publish on a KMS-encrypted topic: SNS needs GenerateDataKey on the topic's own key "
+                    "(the resource is that key, not *)"
+                ),
+            },
+        )
+
+    def _create_collect_queue(self) -> None:
+        """The collect queue, subscribed to the completion topic with the SNS envelope kept (no raw delivery)."""
+        self.collect_dead_letter_queue = self._queue("CollectDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
+        self.collect_queue = self._queue(
+            "CollectQueue",
+            visibility_timeout=queue_visibility_timeout(COLLECT_FUNCTION_TIMEOUT),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=COLLECT_MAX_RECEIVE_COUNT, queue=self.collect_dead_letter_queue
+            ),
+        )
+        # Completions SNS could not deliver to the collect queue land here.
+        self.completion_delivery_dead_letter_queue = self._queue(
+            "CompletionDeliveryDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
+        )
+        _acknowledge(
+            self.completion_delivery_dead_letter_queue,
+            {"AwsSolutions-SQS3": "this queue is the dead-letter queue of the completion topic's SQS subscription"},
+        )
+        self.completion_topic.add_subscription(
+            subscriptions.SqsSubscription(
+                self.collect_queue,
+                raw_message_delivery=False,  # collect_results reads the SNS envelope
+                dead_letter_queue=self.completion_delivery_dead_letter_queue,
+            )
+        )
+
+    def _start_function(
+        self,
+        media_bucket: s3.IBucket,
+        analytics_bucket: s3.IBucket,
+        videos_table: dynamodb.ITable,
+        start_queue: sqs.IQueue,
+    ) -> lambda_.Function:
+        config = self._config
+        function = self._factory.function(
+            self,
+            "StartModeration",
+            folder="start_moderation",
+            description="modlake: starts a Rekognition content moderation job per uploaded video",
+            timeout=START_FUNCTION_TIMEOUT,
+            memory_size=512,
+            environment=settings_environment(
+                videos_table=videos_table.table_name,
+                media_bucket=media_bucket.bucket_name,
+                analytics_bucket=analytics_bucket.bucket_name,
+                start_queue_url=start_queue.queue_url,
+                rekognition_topic_arn=self.completion_topic.topic_arn,
+                rekognition_role_arn=self.rekognition_role.role_arn,
+                min_confidence=config.min_confidence,
+                video_suffixes=config.video_suffixes,
+                key_prefix=config.key_prefix,
+            ),
+        )
+        function.add_event_source(
+            sources.SqsEventSource(
+                start_queue,
+                batch_size=10,
+                max_batching_window=Duration.seconds(5),
+                report_batch_item_failures=True,
+                # Caps concurrent starts (Rekognition TPS) without reserved concurrency, which new accounts cannot set.
+                max_concurrency=config.start_max_concurrency,
+            )
+        )
+        videos_table.grant_read_write_data(function)
+        media_bucket.grant_read(function)  # Rekognition reads the video with the caller's permissions
+        analytics_bucket.grant_put(function, f"{VIDEOS.prefix}*")  # rows of videos skipped before any job
+        start_queue.grant_send_messages(function)  # re-queues videos waiting for a free job slot
+        # No grant exists and StartContentModeration has no resource-level permissions: resource must be "*".
+        function.add_to_role_policy(iam.PolicyStatement(actions=[START_JOB_ACTION], resources=["*"]))
+        self.rekognition_role.grant_pass_role(function.grant_principal)
+        _acknowledge(
+            function.role,
+            {
+                **_wildcard_resource_finding(START_JOB_ACTION),
+                **_table_findings(videos_table),
+                **_bucket_findings(
+                    media_bucket, {"*": "any uploaded video, which Rekognition reads as the caller"}, S3_READ_ACTIONS
+                ),
+                **_bucket_findings(
+                    analytics_bucket, {f"{VIDEOS.prefix}*": "rows of videos skipped before a job"}, ["s3:Abort*"]
+                ),
+            },
+        )
+        return function
+
+    def _collect_function(
+        self,
+        analytics_bucket: s3.IBucket,
+        videos_table: dynamodb.ITable,
+        start_queue: sqs.IQueue,
+    ) -> lambda_.Function:
+        config = self._config
+        function = self._factory.function(
+            self,
+            "CollectResults",
+            folder="collect_results",
+            description="modlake: stores a finished Rekognition job's labels in DynamoDB and the Parquet lake",
+            timeout=COLLECT_FUNCTION_TIMEOUT,
+            memory_size=2048,
+            environment=settings_environment(
+                videos_table=videos_table.table_name,
+                analytics_bucket=analytics_bucket.bucket_name,
+                start_queue_url=start_queue.queue_url,
+                collect_queue_url=self.collect_queue.queue_url,
+                event_bus_name=config.event_bus_name,
+                event_source=config.event_source,
+                aggregate_by=config.aggregate_by,
+                flag_threshold=config.flag_threshold,
+                category_thresholds=config.category_thresholds,
+                ignored_categories=config.ignored_categories,
+            ),
+        )
+        function.add_event_source(
+            sources.SqsEventSource(self.collect_queue, batch_size=1, report_batch_item_failures=True)
+        )
+        videos_table.grant_read_write_data(function)
+        lake_patterns = {
+            f"{VIDEOS.prefix}*": f"Parquet objects of the {VIDEOS.name} table, one per job",
+            f"{LABELS.prefix}*": f"Parquet objects of the {LABELS.name} table, one per job",
+            f"{STAGING_PREFIX}*": "Parquet parts staged while a long job is collected",
+        }
+        for pattern in lake_patterns:
+            analytics_bucket.grant_read(function, pattern)
+            analytics_bucket.grant_put(function, pattern)
+        analytics_bucket.grant_delete(function, f"{STAGING_PREFIX}*")  # staged parts only; history is never deleted
+        start_queue.grant_send_messages(function)  # a finished job frees a slot: kick a waiting video
+        self.collect_queue.grant_send_messages(function)  # continue a long job from its checkpoint
+        # No grant exists and GetContentModeration has no resource-level permissions: resource must be "*".
+        function.add_to_role_policy(iam.PolicyStatement(actions=[GET_RESULTS_ACTION], resources=["*"]))
+        events.EventBus.from_event_bus_name(self, "EventBus", config.event_bus_name).grant_put_events_to(function)
+        _acknowledge(
+            function.role,
+            {
+                **_wildcard_resource_finding(GET_RESULTS_ACTION),
+                **_table_findings(videos_table),
+                **_bucket_findings(
+                    analytics_bucket, lake_patterns, [*S3_READ_ACTIONS, "s3:Abort*", "s3:DeleteObject*"]
+                ),
+            },
+        )
+        return function
+
+    def _queue(self, construct_id: str, **props: Any) -> sqs.Queue:
+        return sqs.Queue(self, construct_id, encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True, **props)
+
+
+def _acknowledge(construct: IConstruct | None, findings: Mapping[str, str]) -> None:
+    """Acknowledge cdk-nag findings one at a time, each with its own reason."""
+    if construct is None:
+        raise ValueError("nothing to acknowledge findings on")
+    for finding, reason in findings.items():
+        Validations.of(construct).acknowledge(Acknowledgment(id=finding, reason=reason))
+
+
+def _arn_finding(resource: IConstruct, suffix: str) -> str:
+    """The IAM5 finding id cdk-nag reports for the resource `<ARN><suffix>` (it names the resource's logical id)."""
+    cfn = resource.node.default_child
+    if not isinstance(cfn, CfnElement):
+        raise TypeError(f"{resource.node.path} has no CloudFormation resource")
+    return f"AwsSolutions-IAM5[Resource::<{Stack.of(resource).get_logical_id(cfn)}.Arn>{suffix}]"
+
+
+def _wildcard_resource_finding(rekognition_action: str) -> dict[str, str]:
+    return {
+        "AwsSolutions-IAM5[Resource::*]": (
+            f"only {rekognition_action} and X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) use *: "
+            "these APIs have no resource-level permissions"
+        )
+    }
+
+
+def _table_findings(table: dynamodb.ITable) -> dict[str, str]:
+    return {
+        _arn_finding(table, "/index/*"): (
+            "table.grant_read_write_data includes the videos table's own GSIs, which IAM addresses as <table>/index/*"
+        )
+    }
+
+
+def _bucket_findings(bucket: s3.IBucket, patterns: Mapping[str, str], actions: Iterable[str]) -> dict[str, str]:
+    """Findings of bucket grants: the wildcard actions, and each object pattern with what lives there."""
+    findings = {f"AwsSolutions-IAM5[Action::{action}]": _S3_ACTION_REASONS[action] for action in actions}
+    for pattern, contents in patterns.items():
+        findings[_arn_finding(bucket, f"/{pattern}")] = f"{pattern} holds {contents}; keys are only known at run time"
+    return findings

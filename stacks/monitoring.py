@@ -1,0 +1,102 @@
+"""Alarms that tell operators when videos are stuck or failing, by email through an ops topic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.config import PipelineConfig
+
+ALARM_PERIOD = Duration.minutes(5)
+START_QUEUE_MAX_AGE = Duration.hours(1)
+
+
+class Monitoring(Construct):
+    """An ops topic and one alarm per dead-letter queue, per function, and on the start queue's backlog age."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        functions: Mapping[str, lambda_.IFunction],
+        start_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        key = kms.Key(
+            self,
+            "OpsTopicKey",
+            description="modlake: encrypts operational alarm notifications",
+            enable_key_rotation=True,
+            removal_policy=config.removal_policy,
+        )
+        self.ops_topic = sns.Topic(self, "OpsTopic", display_name="modlake alarms", master_key=key, enforce_ssl=True)
+        # The topic policy replaces SNS's default one, so CloudWatch needs an explicit grant (topic and key).
+        self.ops_topic.grant_publish(
+            iam.ServicePrincipal(
+                "cloudwatch.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
+        for email in config.alarm_emails:
+            self.ops_topic.add_subscription(subscriptions.EmailSubscription(email))
+        self._action = actions.SnsAction(self.ops_topic)
+
+        for name, queue in dead_letter_queues.items():
+            self._alarm(
+                f"{name}Alarm",
+                queue.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                threshold=1,
+                description=f"modlake: messages in {name}: inspect them, fix the cause, then redrive",
+            )
+        for name, function in functions.items():
+            self._alarm(
+                f"{name}ErrorsAlarm",
+                function.metric_errors(period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
+                threshold=1,
+                description=f"modlake: the {name} function failed",
+            )
+        self._alarm(
+            "StartQueueAgeAlarm",
+            start_queue.metric_approximate_age_of_oldest_message(
+                period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            threshold=START_QUEUE_MAX_AGE.to_seconds(),
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description="modlake: videos have waited over an hour to start (job slots exhausted or starts failing)",
+        )
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.Metric,
+        *,
+        threshold: float,
+        description: str,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    ) -> cloudwatch.Alarm:
+        alarm = metric.create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(self._action)
+        return alarm

@@ -1,0 +1,58 @@
+"""The modlake stack: wires the capability constructs together and exports what operators need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stacks.analytics import Analytics
+from stacks.config import PipelineConfig
+from stacks.ingest import Ingest
+from stacks.lambda_factory import LambdaFactory
+from stacks.moderation import START_FUNCTION_TIMEOUT, Moderation
+from stacks.monitoring import Monitoring
+from stacks.storage import Storage
+
+
+class PipelineStack(Stack):
+    """Composes storage, ingest, moderation, analytics and monitoring; creates no resources itself."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, description=f"modlake {config.stage}: video moderation", **kwargs)
+        storage = Storage(self, "Storage", config=config)
+        ingest = Ingest(
+            self, "Ingest", config=config, media_bucket=storage.media_bucket, consumer_timeout=START_FUNCTION_TIMEOUT
+        )
+        moderation = Moderation(
+            self,
+            "Moderation",
+            config=config,
+            lambda_factory=LambdaFactory(self, "LambdaFactory", config=config),
+            media_bucket=storage.media_bucket,
+            analytics_bucket=storage.analytics_bucket,
+            videos_table=storage.videos_table,
+            start_queue=ingest.start_queue,
+        )
+        analytics = Analytics(self, "Analytics", config=config, analytics_bucket=storage.analytics_bucket)
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            dead_letter_queues={**ingest.dead_letter_queues, **moderation.dead_letter_queues},
+            functions=moderation.functions,
+            start_queue=ingest.start_queue,
+        )
+        outputs = {
+            "MediaBucketName": storage.media_bucket.bucket_name,
+            "AnalyticsBucketName": storage.analytics_bucket.bucket_name,
+            "VideosTableName": storage.videos_table.table_name,
+            "GlueDatabaseName": analytics.database_name,
+            "StartQueueUrl": ingest.start_queue.queue_url,
+            "CollectQueueUrl": moderation.collect_queue.queue_url,
+            "RekognitionTopicArn": moderation.completion_topic.topic_arn,
+            "OpsTopicArn": monitoring.ops_topic.topic_arn,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)

@@ -1,0 +1,31 @@
+"""Synthesize each configuration once per session: the first synth costs seconds, queries cost nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.infra.synth import Synth, synthesize
+
+PREFIX = "uploads/in*box\\"  # a * and a \ that must be escaped in EventBridge wildcards
+
+
+@pytest.fixture(scope="session")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The stack as cdk.json configures it (stage dev, no key prefix), in us-east-1."""
+    return synthesize(tmp_path_factory.mktemp("cdk-dev"), region="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A retained stage with a key prefix, alarm emails and per-category thresholds."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-prod"),
+        stage="prod",
+        region="eu-west-1",
+        key_prefix=PREFIX,
+        video_suffixes=["mp4", "MOV", "m4v"],
+        alarm_emails=["ops@example.com", "oncall@example.com"],
+        category_thresholds={"Violence": 60, "Alcohol": 95.5},
+        ignored_categories=["Swimwear or Underwear"],
+        aggregate_by="SEGMENTS",
+    )

@@ -1,0 +1,112 @@
+"""PipelineConfig: cdk.json defaults, `-c` overrides, and a clear error for every invalid value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import App, RemovalPolicy
+
+from stacks.config import PipelineConfig
+from tests.infra.synth import cdk_context
+
+
+def _config(environ: dict[str, str] | None = None, **overrides: Any) -> PipelineConfig:
+    return PipelineConfig.from_context(App(context=cdk_context(**overrides)).node, environ=environ or {})
+
+
+def test_cdk_json_defaults_give_a_dev_config_in_the_fallback_region() -> None:
+    # Given cdk.json's context and no CDK_DEFAULT_* variables
+    # When the config is read
+    config = _config()
+    # Then it is the documented dev configuration in us-east-1 with both layers resolved for the region
+    assert config.stage == "dev"
+    assert config.region == "us-east-1"
+    assert config.account is None
+    assert config.video_suffixes == ("mp4", "mov")
+    assert (config.min_confidence, config.flag_threshold) == (50, 80)
+    assert config.aggregate_by == "TIMESTAMPS"
+    assert config.start_max_concurrency == 2
+    assert config.powertools_layer_arn.startswith("arn:aws:lambda:us-east-1:017000801446:layer:")
+    assert config.pandas_layer_arn == "arn:aws:lambda:us-east-1:336392948345:layer:AWSSDKPandas-Python313-Arm64:4"
+    assert config.removal_policy == RemovalPolicy.DESTROY
+    assert config.glue_database_name == "modlake_dev"
+
+
+def test_the_cdk_default_environment_fills_account_and_an_empty_region() -> None:
+    # Given the CLI's CDK_DEFAULT_ACCOUNT/REGION and region "" in context
+    # When the config is read
+    config = _config({"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "eu-north-1"})
+    # Then the environment decides, and the layer ARNs follow the region
+    assert (config.account, config.region) == ("123456789012", "eu-north-1")
+    assert ":eu-north-1:" in config.powertools_layer_arn
+    assert ":eu-north-1:" in config.pandas_layer_arn
+
+
+def test_command_line_strings_are_converted() -> None:
+    # Given values as `cdk synth -c key=value` passes them: all strings
+    config = _config(
+        stage="prod-eu",
+        min_confidence="60",
+        flag_threshold="90.5",
+        video_suffixes="mp4, MOV",
+        ignored_categories='["Alcohol"]',
+        category_thresholds='{"Violence": 70}',
+        start_max_concurrency="5",
+        aggregate_by="segments",
+    )
+    # Then they become typed, normalized values
+    assert (config.min_confidence, config.flag_threshold) == (60, 90.5)
+    assert config.video_suffixes == ("mp4", "mov")
+    assert config.ignored_categories == ("Alcohol",)
+    assert config.category_thresholds == {"Violence": 70}
+    assert config.start_max_concurrency == 5
+    assert config.aggregate_by == "SEGMENTS"
+    assert config.removal_policy == RemovalPolicy.RETAIN
+    assert config.glue_database_name == "modlake_prod_eu"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"min_confidence": 101}, "min_confidence 101.0: confidence thresholds are percentages, 0-100"),
+        ({"flag_threshold": -1}, "flag_threshold -1.0: confidence thresholds are percentages"),
+        ({"flag_threshold": "high"}, "flag_threshold must be a number"),
+        ({"category_thresholds": {"Violence": 150}}, "category_thresholds['Violence'] 150.0"),
+        ({"category_thresholds": {"Nudity": 50}}, "'Nudity' is not a top-level moderation category; use one of"),
+        ({"ignored_categories": ["Weapons"]}, "ignored_categories: 'Weapons' is not a top-level moderation category"),
+        ({"aggregate_by": "FRAMES"}, "aggregate_by 'FRAMES': use one of TIMESTAMPS, SEGMENTS"),
+        ({"video_suffixes": []}, "video_suffixes is empty"),
+        ({"video_suffixes": [".mp4"]}, "video_suffixes entry '.mp4': use letters and digits only"),
+        ({"video_suffixes": [""]}, "video_suffixes entry ''"),
+        ({"alarm_emails": ["ops.example.com"]}, "alarm_emails entry 'ops.example.com' is not an email address"),
+        ({"log_retention_days": 31}, "log_retention_days 31: CloudWatch Logs accepts"),
+        ({"start_max_concurrency": 1}, "start_max_concurrency 1: SQS event sources accept 2-1000"),
+        ({"stage": "Prod_1"}, "stage 'Prod_1'"),
+        ({"event_source": "aws.s3"}, "EventBridge reserves sources starting with 'aws.'"),
+        ({"log_retention_days": 30.5}, "log_retention_days must be a whole number"),
+        ({"region": "mars-north-1"}, "pandas_layer_arns has no entry for region 'mars-north-1'"),
+    ],
+)
+def test_invalid_values_are_refused_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
+    # Given one invalid value / When the config is read / Then ValueError says what is wrong
+    with pytest.raises(ValueError) as error:
+        _config(**overrides)
+    assert message in str(error.value)
+
+
+def test_an_unmapped_region_error_tells_how_to_add_a_layer() -> None:
+    # Given a deploy region without an AWS SDK for pandas layer entry
+    # When the config is read
+    with pytest.raises(ValueError) as error:
+        _config({"CDK_DEFAULT_REGION": "af-south-1"})
+    # Then the message says where to find the ARN and where to put it
+    assert 'add "af-south-1": "<arn>" to pandas_layer_arns in cdk.json' in str(error.value)
+    assert "aws-sdk-pandas" in str(error.value)
+
+
+def test_missing_context_points_to_cdk_json() -> None:
+    # Given an app without cdk.json's context (not run through the CDK CLI)
+    # When the config is read
+    with pytest.raises(ValueError, match="missing CDK context .*cdk.json"):
+        PipelineConfig.from_context(App().node, environ={})
