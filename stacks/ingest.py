@@ -16,9 +16,9 @@ from constructs import Construct
 
 from stacks.config import PipelineConfig
 from stacks.lambda_factory import queue_visibility_timeout
+from stacks.queues import secure_queue
 
 START_MAX_RECEIVE_COUNT = 5
-DEAD_LETTER_RETENTION = Duration.days(14)
 EVENT_DELIVERY_RETRIES = 10
 EVENT_MAX_AGE = Duration.hours(24)
 # EventBridge rejects patterns over 2048 characters; keep the key filters well inside it.
@@ -67,8 +67,9 @@ class Ingest(Construct):
         consumer_timeout: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.start_dead_letter_queue = self._queue("StartDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
-        self.start_queue = self._queue(
+        self.start_dead_letter_queue = secure_queue(self, "StartDeadLetterQueue")
+        self.start_queue = secure_queue(
+            self,
             "StartQueue",
             visibility_timeout=queue_visibility_timeout(consumer_timeout),
             dead_letter_queue=sqs.DeadLetterQueue(
@@ -76,9 +77,7 @@ class Ingest(Construct):
             ),
         )
         # Events EventBridge could not deliver to the start queue (after its retries) land here.
-        self.event_delivery_dead_letter_queue = self._queue(
-            "EventDeliveryDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
-        )
+        self.event_delivery_dead_letter_queue = secure_queue(self, "EventDeliveryDeadLetterQueue")
         Validations.of(self.event_delivery_dead_letter_queue).acknowledge(
             Acknowledgment(id="AwsSolutions-SQS3", reason="this queue is the dead-letter queue of the S3 event rules")
         )
@@ -107,6 +106,3 @@ class Ingest(Construct):
             "StartDeadLetterQueue": self.start_dead_letter_queue,
             "EventDeliveryDeadLetterQueue": self.event_delivery_dead_letter_queue,
         }
-
-    def _queue(self, construct_id: str, **props: Any) -> sqs.Queue:
-        return sqs.Queue(self, construct_id, encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True, **props)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from aws_cdk import Acknowledgment, CfnElement, Duration, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
@@ -22,11 +21,11 @@ from glue import LABELS, VIDEOS
 from glue.schema import STAGING_PREFIX
 from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, queue_visibility_timeout, settings_environment
+from stacks.queues import secure_queue
 
 START_FUNCTION_TIMEOUT = Duration.seconds(60)
 COLLECT_FUNCTION_TIMEOUT = Duration.minutes(15)
 COLLECT_MAX_RECEIVE_COUNT = 3
-DEAD_LETTER_RETENTION = Duration.days(14)
 # Neither API supports resource-level permissions, so their statements must use resource "*".
 START_JOB_ACTION = "rekognition:StartContentModeration"
 GET_RESULTS_ACTION = "rekognition:GetContentModeration"
@@ -112,8 +111,9 @@ class Moderation(Construct):
 
     def _create_collect_queue(self) -> None:
         """The collect queue, subscribed to the completion topic with the SNS envelope kept (no raw delivery)."""
-        self.collect_dead_letter_queue = self._queue("CollectDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
-        self.collect_queue = self._queue(
+        self.collect_dead_letter_queue = secure_queue(self, "CollectDeadLetterQueue")
+        self.collect_queue = secure_queue(
+            self,
             "CollectQueue",
             visibility_timeout=queue_visibility_timeout(COLLECT_FUNCTION_TIMEOUT),
             dead_letter_queue=sqs.DeadLetterQueue(
@@ -121,9 +121,7 @@ class Moderation(Construct):
             ),
         )
         # Completions SNS could not deliver to the collect queue land here.
-        self.completion_delivery_dead_letter_queue = self._queue(
-            "CompletionDeliveryDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
-        )
+        self.completion_delivery_dead_letter_queue = secure_queue(self, "CompletionDeliveryDeadLetterQueue")
         _acknowledge(
             self.completion_delivery_dead_letter_queue,
             {"AwsSolutions-SQS3": "this queue is the dead-letter queue of the completion topic's SQS subscription"},
@@ -251,9 +249,6 @@ class Moderation(Construct):
             },
         )
         return function
-
-    def _queue(self, construct_id: str, **props: Any) -> sqs.Queue:
-        return sqs.Queue(self, construct_id, encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True, **props)
 
 
 def _acknowledge(construct: IConstruct | None, findings: Mapping[str, str]) -> None:

@@ -55,13 +55,13 @@ def test_collect_queue_redrive_and_visibility_follow_its_consumer(dev: Synth) ->
     assert queue["VisibilityTimeout"] == 6 * function["Properties"]["Timeout"] == 5400
 
 
-def test_dead_letter_queues_keep_messages_for_the_maximum_14_days(dev: Synth) -> None:
-    # Given the dead-letter queues / Then each keeps messages as long as SQS allows
+def test_every_queue_keeps_messages_for_the_maximum_14_days(dev: Synth) -> None:
+    # Given all six queues (four of them dead-letter queues) / Then each keeps messages as long as SQS allows,
+    # so a broken consumer loses nothing while it is fixed
     queues = dev.resources("AWS::SQS::Queue")
-    ids = dead_letter_queue_ids(dev)
-    assert len(ids) == 4
-    for queue_id in ids:
-        assert queues[queue_id]["Properties"]["MessageRetentionPeriod"] == FOURTEEN_DAYS
+    assert len(queues) == 6 and len(dead_letter_queue_ids(dev)) == 4
+    for queue in queues.values():
+        assert queue["Properties"]["MessageRetentionPeriod"] == FOURTEEN_DAYS
 
 
 def test_every_queue_is_encrypted_and_refuses_plain_http(dev: Synth) -> None:
