@@ -42,7 +42,7 @@ synth: install ## write cdk.out/modlake-$(STAGE).template.json
 	@echo "wrote cdk.out/modlake-$(STAGE).template.json"
 
 bench: install ## collector benchmark (prints one JSON object per line)
-	$(BIN)/python -m bench.collector
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m bench.collector
 
 deploy: install ## deploy modlake-$(STAGE) to the AWS account in your environment
 	$(CDK) deploy -c stage=$(STAGE) modlake-$(STAGE)
