@@ -97,6 +97,13 @@ class InMemoryVideoStore:
         record.checkpoint = copy.deepcopy(checkpoint)
         return True
 
+    def clear_checkpoint(self, video_id: str) -> bool:
+        record = self.records[video_id]
+        if record.status is not VideoStatus.IN_PROGRESS:
+            return False
+        record.checkpoint = None
+        return True
+
     def complete(
         self,
         record: VideoRecord,

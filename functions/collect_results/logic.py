@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.common.errors import ModlakeError, UnknownJob
+from functions.common.errors import ModlakeError, PaginationExpired, UnknownJob
 from functions.common.flagging import DetectionClassifier, FlagPolicy
 from functions.common.lake import LakeWriter, label_rows, staging_key, video_row
 from functions.common.messages import (
@@ -134,6 +134,23 @@ def _record_failure(record: VideoRecord, note: JobNotification, deps: CollectDep
 
 
 def _collect_pages(
+    record: VideoRecord, job_id: str, completed_at: datetime, deps: CollectDeps, time_left_ms: Callable[[], int]
+) -> CollectOutcome:
+    """Read every page; a checkpoint whose NextToken expired (tokens live 24 h) restarts from the first page."""
+    try:
+        return _read_pages(record, job_id, completed_at, deps, time_left_ms)
+    except PaginationExpired:
+        if record.checkpoint is None:
+            raise
+        logger.warning("results token expired; collecting the job again from its first page", job_id=job_id)
+        deps.lake.objects.delete([staging_key(job_id, chunk) for chunk in range(record.checkpoint.chunks_written)])
+        if not deps.store.clear_checkpoint(record.video_id):
+            return CollectOutcome.DUPLICATE
+        record.checkpoint = None
+        return _read_pages(record, job_id, completed_at, deps, time_left_ms)
+
+
+def _read_pages(
     record: VideoRecord, job_id: str, completed_at: datetime, deps: CollectDeps, time_left_ms: Callable[[], int]
 ) -> CollectOutcome:
     """Read every page (NextToken loop: there is no paginator), checkpointing before time runs out."""

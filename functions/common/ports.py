@@ -60,6 +60,10 @@ class VideoStore(Protocol):
         """Store progress if nobody else advanced it meanwhile; False when somebody did."""
         ...
 
+    def clear_checkpoint(self, video_id: str) -> bool:
+        """Forget a running job's progress (to collect it again); False when the job is not running."""
+        ...
+
     def complete(
         self,
         record: VideoRecord,

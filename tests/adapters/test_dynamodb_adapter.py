@@ -191,6 +191,10 @@ def test_checkpoint_round_trip_and_single_writer(store: DynamoVideoStore) -> Non
     assert not store.save_checkpoint(clip.video_id, checkpoint, expected_chunks=0)
     loaded = store.get(clip.video_id).checkpoint
     assert loaded == checkpoint
+    # Clearing forgets the progress (to collect again), and a cleared checkpoint can be saved from zero
+    assert store.clear_checkpoint(clip.video_id)
+    assert store.get(clip.video_id).checkpoint is None
+    assert store.save_checkpoint(clip.video_id, checkpoint, expected_chunks=0)
     # Completion clears the checkpoint
     store.complete(
         store.get(clip.video_id),

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from functions.collect_results.logic import CollectDeps, CollectOutcome, handle, release_waiting_videos
-from functions.common.errors import UnknownJob
+from functions.common.errors import PaginationExpired, UnknownJob
 from functions.common.flagging import FlagPolicy
 from functions.common.lake import LakeWriter, read_parquet
 from functions.common.messages import ContinueCollect
@@ -231,3 +231,41 @@ def test_finished_job_releases_the_longest_waiting_video(world: CollectDeps) -> 
 def test_release_with_nobody_waiting_sends_nothing(world: CollectDeps) -> None:
     assert release_waiting_videos(world.store, world.start_queue, 1) == 0
     assert world.start_queue.sent == []
+
+
+def test_expired_checkpoint_token_restarts_collection_without_duplicates(world: CollectDeps) -> None:
+    # Given a long job checkpointed after two pages, whose continuation runs after the token expired
+    clip = started(world, video())
+    world.moderation.pages["job-1"] = make_pages(flagged_run(3500), 1000)
+    world.checkpoint_reserve_ms = 100
+    budget = iter([1000, 50])
+    assert handle(note(), world, lambda: next(budget)) is CollectOutcome.CHECKPOINTED
+    assert world.lake.objects.keys("_staging/")
+    serve = world.moderation.results_page
+
+    def expire_stored_token(job_id: str, *, next_token: str | None, **kwargs: object) -> object:
+        if next_token == "2" and not getattr(expire_stored_token, "done", False):
+            expire_stored_token.done = True  # type: ignore[attr-defined]
+            raise PaginationExpired("job-1: token expired")
+        return serve(job_id, next_token=next_token, **kwargs)  # type: ignore[arg-type]
+
+    world.moderation.results_page = expire_stored_token  # type: ignore[method-assign]
+    # When the continuation is handled
+    outcome = handle(ContinueCollect("job-1"), world, PLENTY_OF_TIME)
+    # Then the job is collected again from its first page, once, with nothing duplicated or left staged
+    assert outcome is CollectOutcome.SUCCEEDED
+    rows = read_parquet(world.lake.objects.get("moderation_labels/dt=2026-11-20/job-1.parquet")).to_pylist()
+    assert [r["detection_index"] for r in rows] == list(range(3500))
+    assert world.lake.objects.keys("_staging/") == []
+    assert world.store.get(clip.video_id).summary.label_count == 3500
+
+
+def test_expired_token_without_checkpoint_is_an_error(world: CollectDeps) -> None:
+    started(world, video())
+
+    def expired(*args: object, **kwargs: object) -> object:
+        raise PaginationExpired("expired")
+
+    world.moderation.results_page = expired  # type: ignore[method-assign]
+    with pytest.raises(PaginationExpired):
+        handle(note(), world, PLENTY_OF_TIME)

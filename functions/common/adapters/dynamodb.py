@@ -254,11 +254,12 @@ class DynamoVideoStore:
                 assignments.append(f"#a{i} = if_not_exists(#a{i}, :a{i})")
             else:
                 assignments.append(f"#a{i} = :a{i}")
-        expression = "SET " + ", ".join(assignments)
+        clauses = ["SET " + ", ".join(assignments)] if assignments else []
         if removes:
             for j, name in enumerate(removes):
                 names[f"#r{j}"] = name
-            expression += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(removes)))
+            clauses.append("REMOVE " + ", ".join(f"#r{j}" for j in range(len(removes))))
+        expression = " ".join(clauses)
         values.update(condition_values)
         try:
             self.dynamodb.update_item(
@@ -332,6 +333,15 @@ class DynamoVideoStore:
         condition = "#status = :running AND (attribute_not_exists(ckpt_chunks) OR ckpt_chunks = :expected)"
         return self._update(
             video_id, sets, condition, {":running": str(VideoStatus.IN_PROGRESS), ":expected": expected_chunks}
+        )
+
+    def clear_checkpoint(self, video_id: str) -> bool:
+        return self._update(
+            video_id,
+            {},
+            "#status = :running",
+            {":running": str(VideoStatus.IN_PROGRESS)},
+            removes=_CHECKPOINT_FIELDS,
         )
 
     def complete(
