@@ -75,9 +75,9 @@ class CollectDeps:
 def handle(message: CollectMessage, deps: CollectDeps, time_left_ms: Callable[[], int]) -> CollectOutcome:
     """Route a completion notification or a continuation of a long job."""
     if isinstance(message, ContinueCollect):
-        record = deps.store.find_by_job(message.job_id)
-        if record is None:
-            raise UnknownJob(f"continuation for unknown job {message.job_id}")
+        record = deps.store.get(message.video_id)  # consistent read: the checkpoint was written just now
+        if record is None or record.job_id != message.job_id:
+            raise UnknownJob(f"continuation for job {message.job_id} of unknown video {message.video_id}")
         if record.checkpoint is None:
             logger.info("continuation for a job already collected", job_id=message.job_id)
             return CollectOutcome.DUPLICATE
@@ -87,7 +87,8 @@ def handle(message: CollectMessage, deps: CollectDeps, time_left_ms: Callable[[]
 
 def _find_video(note: JobNotification, store: VideoStore) -> VideoRecord:
     """The video of a job, by JobId (authoritative) with JobTag as a cross-check; never by the API field."""
-    record = store.find_by_job(note.job_id)
+    indexed = store.find_by_job(note.job_id)
+    record = store.get(indexed.video_id) if indexed else None  # the index is eventually consistent; the item is not
     if record is None and note.job_tag:
         tagged = store.get(note.job_tag)
         if tagged is not None and tagged.job_id == note.job_id:
@@ -246,7 +247,7 @@ def _checkpoint(
     if not deps.store.save_checkpoint(record.video_id, checkpoint, expected_chunks=staged):
         logger.warning("another invocation advanced this job; stopping", job_id=job_id)
         return CollectOutcome.DUPLICATE
-    deps.collect_queue.send(continue_collect_message(job_id))
+    deps.collect_queue.send(continue_collect_message(job_id, record.video_id))
     logger.info("collection checkpointed", job_id=job_id, chunks=staged + 1, detections=classifier.next_index)
     return CollectOutcome.CHECKPOINTED
 

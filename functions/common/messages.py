@@ -47,6 +47,7 @@ class ContinueCollect:
     """Resume collecting a long job from its checkpoint."""
 
     job_id: str
+    video_id: str
 
 
 StartMessage = ObjectCreated | ObjectDeleted | RetryStart
@@ -113,17 +114,17 @@ def retry_start_message(video: VideoRef, attempt: int, *, kicked: bool = False) 
     return {"kind": RETRY_START, "video": video.to_message(), "attempt": attempt, "kicked": kicked}
 
 
-def continue_collect_message(job_id: str) -> dict[str, Any]:
-    return {"kind": CONTINUE_COLLECT, "job_id": job_id}
+def continue_collect_message(job_id: str, video_id: str) -> dict[str, Any]:
+    return {"kind": CONTINUE_COLLECT, "job_id": job_id, "video_id": video_id}
 
 
 def parse_collect_message(body: str) -> CollectMessage:
     """Rekognition's completion message inside its SNS envelope, or a continuation of a long job."""
     data = _load(body)
     if data.get("kind") == CONTINUE_COLLECT:
-        if not data.get("job_id"):
-            raise MalformedMessage("continuation message has no job_id")
-        return ContinueCollect(str(data["job_id"]))
+        if not data.get("job_id") or not data.get("video_id"):
+            raise MalformedMessage("continuation message needs job_id and video_id")
+        return ContinueCollect(str(data["job_id"]), str(data["video_id"]))
     if data.get("Type") == "Notification" and "Message" in data:
         data = _load(data["Message"])  # SNS envelope (raw message delivery off)
     try:

@@ -153,6 +153,25 @@ def test_redelivered_completion_changes_nothing(world: CollectDeps) -> None:
 def test_unknown_job_is_an_error_so_the_message_is_retried(world: CollectDeps) -> None:
     with pytest.raises(UnknownJob):
         handle(note(job_id="never-started"), world, PLENTY_OF_TIME)
+    with pytest.raises(UnknownJob):
+        handle(ContinueCollect("never-started", video().video_id), world, PLENTY_OF_TIME)
+
+
+def test_continuation_reads_the_video_consistently_not_through_the_lagging_job_index(world: CollectDeps) -> None:
+    # Given a checkpointed job and a job index that has not caught up with the checkpoint
+    clip = started(world, video())
+    world.moderation.pages["job-1"] = make_pages(flagged_run(1500), 1000)
+    world.checkpoint_reserve_ms = 100
+    assert handle(note(), world, lambda: 50) is CollectOutcome.CHECKPOINTED
+    stale = world.store.get(clip.video_id)
+    stale.checkpoint = None
+    world.store.find_by_job = lambda job_id: stale  # type: ignore[method-assign]
+    # When the continuation arrives at once
+    body, _ = world.collect_queue.sent.pop()
+    outcome = handle(ContinueCollect(body["job_id"], body["video_id"]), world, PLENTY_OF_TIME)
+    # Then it resumes from the checkpoint instead of mistaking the job for finished
+    assert outcome is CollectOutcome.SUCCEEDED
+    assert world.store.get(clip.video_id).summary.label_count == 1500
 
 
 def test_job_is_found_by_tag_when_index_lags(world: CollectDeps) -> None:
@@ -183,7 +202,7 @@ def test_long_job_checkpoints_and_resumes_to_the_same_result(world: CollectDeps)
     outcomes = [handle(note(), world, lambda: next(budget))]
     while world.collect_queue.sent:
         body, _ = world.collect_queue.sent.pop(0)
-        outcomes.append(handle(ContinueCollect(body["job_id"]), world, lambda: next(budget)))
+        outcomes.append(handle(ContinueCollect(body["job_id"], body["video_id"]), world, lambda: next(budget)))
     # Then it checkpointed twice and finished, reading each page exactly once
     assert outcomes == [CollectOutcome.CHECKPOINTED, CollectOutcome.CHECKPOINTED, CollectOutcome.SUCCEEDED]
     assert [c["next_token"] for c in world.moderation.page_calls] == [None, "1", "2", "3", "4"]
@@ -201,7 +220,8 @@ def test_stale_continuation_after_completion_is_ignored(world: CollectDeps) -> N
     started(world, video())
     world.moderation.pages["job-1"] = make_pages(flagged_run(5), 1000)
     handle(note(), world, PLENTY_OF_TIME)
-    assert handle(ContinueCollect("job-1"), world, PLENTY_OF_TIME) is CollectOutcome.DUPLICATE
+    clip = video()
+    assert handle(ContinueCollect("job-1", clip.video_id), world, PLENTY_OF_TIME) is CollectOutcome.DUPLICATE
 
 
 def test_video_deleted_while_in_progress_keeps_deleted_but_gets_results(world: CollectDeps) -> None:
@@ -251,7 +271,7 @@ def test_expired_checkpoint_token_restarts_collection_without_duplicates(world: 
 
     world.moderation.results_page = expire_stored_token  # type: ignore[method-assign]
     # When the continuation is handled
-    outcome = handle(ContinueCollect("job-1"), world, PLENTY_OF_TIME)
+    outcome = handle(ContinueCollect("job-1", clip.video_id), world, PLENTY_OF_TIME)
     # Then the job is collected again from its first page, once, with nothing duplicated or left staged
     assert outcome is CollectOutcome.SUCCEEDED
     rows = read_parquet(world.lake.objects.get("moderation_labels/dt=2026-11-20/job-1.parquet")).to_pylist()

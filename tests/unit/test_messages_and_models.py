@@ -106,7 +106,8 @@ def test_collect_messages() -> None:
     assert isinstance(note, JobNotification) and note.status == "SUCCEEDED" and note.api == "StartContentModeration"
     failed = parse_collect_message(json.dumps(load_event("rekognition_sns_failed.json")))
     assert isinstance(failed, JobNotification) and failed.status == "FAILED"
-    assert parse_collect_message(json.dumps(continue_collect_message("job-1"))) == ContinueCollect("job-1")
+    continuation = parse_collect_message(json.dumps(continue_collect_message("job-1", "vid")))
+    assert continuation == ContinueCollect("job-1", "vid")
 
 
 @pytest.mark.parametrize(
