@@ -29,6 +29,7 @@ class InMemoryVideoStore:
     def __init__(self) -> None:
         self.records: dict[str, VideoRecord] = {}
         self.labels: dict[str, dict[tuple[int, int], Detection]] = {}
+        self.kicked_at: dict[str, datetime] = {}
 
     def get(self, video_id: str) -> VideoRecord | None:
         record = self.records.get(video_id)
@@ -61,6 +62,16 @@ class InMemoryVideoStore:
             attempts=attempts,
             status_reason=reason,
         )
+        return True
+
+    def claim_waiting(self, video_id: str, now: datetime, hold_seconds: int) -> bool:
+        record = self.records.get(video_id)
+        if record is None or record.status is not VideoStatus.QUEUED:
+            return False
+        claimed = self.kicked_at.get(video_id)
+        if claimed is not None and (now - claimed).total_seconds() < hold_seconds:
+            return False
+        self.kicked_at[video_id] = now
         return True
 
     def mark_in_progress(self, video: VideoRef, job_id: str, min_confidence: float, now: datetime) -> bool:

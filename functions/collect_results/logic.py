@@ -40,6 +40,10 @@ logger = Logger(child=True)
 PAGE_SIZE = 1000  # GetContentModeration's maximum
 CHECKPOINT_RESERVE_MS = 120_000  # stop fetching with this much Lambda time left, and resume
 SLOTS_FREED_PER_JOB = 1
+# Several jobs can end at once; each claims a different waiting video. A claim lapses after this long,
+# so a video whose kicked try lost the slot to a fresh upload can be kicked again by a later job.
+KICK_CLAIM_SECONDS = 60
+KICK_LOOKAHEAD = 10  # waiting videos examined per freed slot (others may be claimed already)
 
 
 class CollectOutcome(StrEnum):
@@ -305,17 +309,24 @@ def _finish(
         count("VideosFlagged")
     if not settled:
         logger.info("video was settled by another delivery", job_id=job_id)
-    release_waiting_videos(deps.store, deps.start_queue, SLOTS_FREED_PER_JOB)
+    release_waiting_videos(deps.store, deps.start_queue, SLOTS_FREED_PER_JOB, deps.clock())
 
 
-def release_waiting_videos(store: VideoStore, start_queue: WorkQueue, slots: int) -> int:
-    """A job ended, so a Rekognition slot is free: start the longest-waiting videos now, not at their next retry."""
-    waiting = store.oldest_in_status(VideoStatus.QUEUED, slots)
-    for record in waiting:
-        start_queue.send(retry_start_message(record.video, record.attempts, kicked=True))
-    if waiting:
-        logger.info("released waiting videos", video_ids=[r.video_id for r in waiting])
-    return len(waiting)
+def release_waiting_videos(store: VideoStore, start_queue: WorkQueue, slots: int, now: datetime) -> int:
+    """A job ended, so a Rekognition slot is free: start the longest-waiting videos now, not at their next retry.
+
+    Each kicked video is claimed first, so jobs that end together kick different videos.
+    """
+    released: list[str] = []
+    for record in store.oldest_in_status(VideoStatus.QUEUED, slots + KICK_LOOKAHEAD):
+        if len(released) == slots:
+            break
+        if store.claim_waiting(record.video_id, now, KICK_CLAIM_SECONDS):
+            start_queue.send(retry_start_message(record.video, record.attempts, kicked=True))
+            released.append(record.video_id)
+    if released:
+        logger.info("released waiting videos", video_ids=released)
+    return len(released)
 
 
 def event_detail(

@@ -44,6 +44,10 @@ class VideoStore(Protocol):
         """QUEUED unless the video has moved on; False when it had."""
         ...
 
+    def claim_waiting(self, video_id: str, now: datetime, hold_seconds: int) -> bool:
+        """Claim a QUEUED video for a kicked start unless another claim younger than hold_seconds holds it."""
+        ...
+
     def mark_in_progress(self, video: VideoRef, job_id: str, min_confidence: float, now: datetime) -> bool:
         """IN_PROGRESS unless the video has moved on; False when it had."""
         ...

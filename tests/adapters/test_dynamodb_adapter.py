@@ -75,6 +75,17 @@ def test_queued_keeps_first_queued_time_so_oldest_goes_first(store: DynamoVideoS
     assert waiting[0].status_since == NOW and waiting[0].attempts == 2
 
 
+def test_claiming_a_waiting_video_is_exclusive_until_it_lapses(store: DynamoVideoStore) -> None:
+    clip = video()
+    assert not store.claim_waiting(clip.video_id, NOW, 60)  # nothing to claim yet
+    store.mark_queued(clip, 1, "LimitExceededException", NOW)
+    assert store.claim_waiting(clip.video_id, NOW, 60)
+    assert not store.claim_waiting(clip.video_id, NOW + timedelta(seconds=30), 60)
+    assert store.claim_waiting(clip.video_id, NOW + timedelta(seconds=61), 60)
+    store.mark_in_progress(clip, "job-1", 50.0, NOW + timedelta(seconds=62))
+    assert not store.claim_waiting(clip.video_id, NOW + timedelta(hours=1), 60)  # started: no longer waiting
+
+
 def test_lookup_by_job_and_by_object(store: DynamoVideoStore) -> None:
     v1 = video("a.mp4", version="v1", uploaded_at=NOW)
     v2 = video("a.mp4", version="v2", uploaded_at=NOW + timedelta(hours=1))

@@ -248,8 +248,23 @@ def test_finished_job_releases_the_longest_waiting_video(world: CollectDeps) -> 
     assert message["video"]["key"] == "older.mp4" and message["kicked"] and delay == 0
 
 
+def test_jobs_ending_together_kick_different_videos_and_claims_lapse(world: CollectDeps) -> None:
+    # Given three waiting videos
+    for i in range(3):
+        world.store.mark_queued(video(f"w{i}.mp4"), 1, "LimitExceededException", NOW.replace(minute=i))
+    # When two jobs end at the same moment
+    released = [release_waiting_videos(world.store, world.start_queue, 1, NOW) for _ in range(2)]
+    # Then each kicks a different video, oldest first
+    assert released == [1, 1]
+    assert [m["video"]["key"] for m, _ in world.start_queue.sent] == ["w0.mp4", "w1.mp4"]
+    # And once the claims lapse, the oldest can be kicked again
+    later = NOW.replace(minute=NOW.minute + 2)
+    release_waiting_videos(world.store, world.start_queue, 1, later)
+    assert world.start_queue.sent[-1][0]["video"]["key"] == "w0.mp4"
+
+
 def test_release_with_nobody_waiting_sends_nothing(world: CollectDeps) -> None:
-    assert release_waiting_videos(world.store, world.start_queue, 1) == 0
+    assert release_waiting_videos(world.store, world.start_queue, 1, NOW) == 0
     assert world.start_queue.sent == []
 
 

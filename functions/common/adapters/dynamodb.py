@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -293,6 +293,15 @@ class DynamoVideoStore:
             self._NEW_OR_QUEUED,
             {":queued": str(VideoStatus.QUEUED)},
             keep_existing=("status_since",),
+        )
+
+    def claim_waiting(self, video_id: str, now: datetime, hold_seconds: int) -> bool:
+        stale = now - timedelta(seconds=hold_seconds)
+        return self._update(
+            video_id,
+            {"kicked_at": iso(now)},
+            "#status = :queued AND (attribute_not_exists(kicked_at) OR kicked_at < :stale)",
+            {":queued": str(VideoStatus.QUEUED), ":stale": iso(stale)},
         )
 
     def mark_in_progress(self, video: VideoRef, job_id: str, min_confidence: float, now: datetime) -> bool:
