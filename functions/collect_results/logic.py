@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,12 +11,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.common.errors import ModlakeError, PaginationExpired, UnknownJob
+from functions.common.errors import ModlakeError, PaginationExpired, RekognitionBusy, UnknownJob
 from functions.common.flagging import DetectionClassifier, FlagPolicy
 from functions.common.lake import LakeWriter, label_rows, staging_key, video_row
 from functions.common.messages import (
     CollectMessage,
     ContinueCollect,
+    completion_message,
     continue_collect_message,
     retry_start_message,
 )
@@ -43,6 +45,7 @@ SLOTS_FREED_PER_JOB = 1
 # Several jobs can end at once; each claims a different waiting video. A claim lapses after this long,
 # so a video whose kicked try lost the slot to a fresh upload can be kicked again by a later job.
 KICK_CLAIM_SECONDS = 60
+THROTTLED_RETRY_SECONDS = (30.0, 120.0)  # jittered delay before a throttled collection tries again
 KICK_LOOKAHEAD = 10  # waiting videos examined per freed slot (others may be claimed already)
 
 
@@ -53,6 +56,7 @@ class CollectOutcome(StrEnum):
     FAILED = "Failed"
     CHECKPOINTED = "Checkpointed"
     DUPLICATE = "Duplicate"
+    THROTTLED = "Throttled"
 
 
 class JobNotReady(ModlakeError):
@@ -74,10 +78,30 @@ class CollectDeps:
     clock: Callable[[], datetime] = utc_now
     page_size: int = PAGE_SIZE
     checkpoint_reserve_ms: int = CHECKPOINT_RESERVE_MS
+    rng: Callable[[float, float], float] = random.uniform
 
 
 def handle(message: CollectMessage, deps: CollectDeps, time_left_ms: Callable[[], int]) -> CollectOutcome:
-    """Route a completion notification or a continuation of a long job."""
+    """Route a completion notification or a continuation; when Rekognition throttles, try again later.
+
+    A throttled read is re-sent as a fresh, delayed message instead of failing, so a busy hour can
+    never push completions into the DLQ (pages already stored are simply written again).
+    """
+    try:
+        return _route(message, deps, time_left_ms)
+    except RekognitionBusy as busy:
+        delay = int(deps.rng(*THROTTLED_RETRY_SECONDS))
+        body = (
+            continue_collect_message(message.job_id, message.video_id)
+            if isinstance(message, ContinueCollect)
+            else completion_message(message)
+        )
+        deps.collect_queue.send(body, delay_seconds=delay)
+        logger.warning("Rekognition throttled; collecting later", job_id=message.job_id, code=busy.code, delay=delay)
+        return CollectOutcome.THROTTLED
+
+
+def _route(message: CollectMessage, deps: CollectDeps, time_left_ms: Callable[[], int]) -> CollectOutcome:
     if isinstance(message, ContinueCollect):
         record = deps.store.get(message.video_id)  # consistent read: the checkpoint was written just now
         if record is None or record.job_id != message.job_id:

@@ -118,6 +118,18 @@ def continue_collect_message(job_id: str, video_id: str) -> dict[str, Any]:
     return {"kind": CONTINUE_COLLECT, "job_id": job_id, "video_id": video_id}
 
 
+def completion_message(note: JobNotification) -> dict[str, Any]:
+    """Rekognition's own completion payload for a notification, to re-send it later (delayed)."""
+    return {
+        "JobId": note.job_id,
+        "Status": note.status,
+        "API": note.api,
+        "JobTag": note.job_tag,
+        "Timestamp": int(note.timestamp.timestamp() * 1000),
+        "Video": {"S3Bucket": note.bucket, "S3ObjectName": note.key},
+    }
+
+
 def parse_collect_message(body: str) -> CollectMessage:
     """Rekognition's completion message inside its SNS envelope, or a continuation of a long job."""
     data = _load(body)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
 
 from functions.collect_results.logic import CollectDeps, CollectOutcome, handle, release_waiting_videos
-from functions.common.errors import PaginationExpired, UnknownJob
+from functions.common.errors import PaginationExpired, RekognitionBusy, UnknownJob
 from functions.common.flagging import FlagPolicy
 from functions.common.lake import LakeWriter, read_parquet
-from functions.common.messages import ContinueCollect
+from functions.common.messages import ContinueCollect, parse_collect_message
 from functions.common.models import JobNotification, VideoRef, VideoStatus
 from tests.fakes import (
     FakeModeration,
@@ -304,3 +305,31 @@ def test_expired_token_without_checkpoint_is_an_error(world: CollectDeps) -> Non
     world.moderation.results_page = expired  # type: ignore[method-assign]
     with pytest.raises(PaginationExpired):
         handle(note(), world, PLENTY_OF_TIME)
+
+
+def test_throttled_results_read_is_retried_later_not_failed(world: CollectDeps) -> None:
+    # Given Rekognition throttles the first results read of a finished job
+    clip = started(world, video())
+    world.moderation.pages["job-1"] = make_pages(flagged_run(5), 1000)
+    world.rng = lambda low, high: high
+    serve = world.moderation.results_page
+    calls = {"n": 0}
+
+    def throttled_once(job_id: str, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RekognitionBusy("ProvisionedThroughputExceededException", "slow down")
+        return serve(job_id, **kwargs)  # type: ignore[arg-type]
+
+    world.moderation.results_page = throttled_once  # type: ignore[method-assign]
+    # When the completion is handled
+    outcome = handle(note(tag=clip.video_id), world, PLENTY_OF_TIME)
+    # Then the message succeeds and a delayed copy of the completion waits on the collect queue
+    assert outcome is CollectOutcome.THROTTLED
+    [(body, delay)] = world.collect_queue.sent
+    assert delay == 120
+    # And that copy, handled later, collects the job
+    again = parse_collect_message(json.dumps(body))
+    assert again == note(tag=clip.video_id)
+    assert handle(again, world, PLENTY_OF_TIME) is CollectOutcome.SUCCEEDED
+    assert world.store.get(clip.video_id).summary.label_count == 5
