@@ -7,13 +7,9 @@ from aws_cdk import aws_glue as glue_cfn
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from glue import TABLES, Column, TableSpec
-from glue.schema import PARTITION_FORMAT, PROJECTION_START
+from glue import TABLES, TableSpec
+from glue.catalog import table_input
 from stacks.config import PipelineConfig
-
-PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 
 
 class Analytics(Construct):
@@ -52,32 +48,26 @@ def _construct_id(spec: TableSpec) -> str:
 
 
 def _table_input(spec: TableSpec, bucket_name: str) -> glue_cfn.CfnTable.TableInputProperty:
-    """An external Parquet table at the spec's prefix, its dt partitions projected from the date."""
-    dt = spec.partition_key.name
+    """glue.catalog's table definition as CloudFormation properties (a typed copy: plain dicts are dropped)."""
+    table = table_input(spec, bucket_name)
+    storage = table["StorageDescriptor"]
     return glue_cfn.CfnTable.TableInputProperty(
-        name=spec.name,
-        description=spec.description,
-        table_type="EXTERNAL_TABLE",
-        partition_keys=[_column(spec.partition_key)],
+        name=table["Name"],
+        description=table["Description"],
+        table_type=table["TableType"],
+        partition_keys=[_column(c) for c in table["PartitionKeys"]],
         storage_descriptor=glue_cfn.CfnTable.StorageDescriptorProperty(
-            location=f"s3://{bucket_name}/{spec.prefix}",
-            input_format=PARQUET_INPUT_FORMAT,
-            output_format=PARQUET_OUTPUT_FORMAT,
-            serde_info=glue_cfn.CfnTable.SerdeInfoProperty(serialization_library=PARQUET_SERDE),
-            columns=[_column(column) for column in spec.columns],
+            location=storage["Location"],
+            input_format=storage["InputFormat"],
+            output_format=storage["OutputFormat"],
+            serde_info=glue_cfn.CfnTable.SerdeInfoProperty(
+                serialization_library=storage["SerdeInfo"]["SerializationLibrary"]
+            ),
+            columns=[_column(c) for c in storage["Columns"]],
         ),
-        parameters={
-            "classification": "parquet",
-            "projection.enabled": "true",
-            f"projection.{dt}.type": "date",
-            f"projection.{dt}.range": f"{PROJECTION_START},NOW",
-            f"projection.{dt}.format": PARTITION_FORMAT,
-            f"projection.{dt}.interval": "1",
-            f"projection.{dt}.interval.unit": "DAYS",
-            "storage.location.template": spec.location_template(bucket_name),
-        },
+        parameters=table["Parameters"],
     )
 
 
-def _column(column: Column) -> glue_cfn.CfnTable.ColumnProperty:
-    return glue_cfn.CfnTable.ColumnProperty(name=column.name, type=column.glue_type, comment=column.comment)
+def _column(column: dict[str, str]) -> glue_cfn.CfnTable.ColumnProperty:
+    return glue_cfn.CfnTable.ColumnProperty(name=column["Name"], type=column["Type"], comment=column["Comment"])

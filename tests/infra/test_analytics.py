@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from glue import TABLES, Column, TableSpec
+from glue.catalog import table_input
 from glue.schema import PARTITION_FORMAT, PROJECTION_START
 from tests.infra.synth import Synth, render
 
@@ -81,3 +82,23 @@ def test_partitions_are_projected_from_the_date(dev: Synth, spec: TableSpec) -> 
     }
     assert render(template) == spec.location_template(f"<{analytics}>")
     assert render(template).endswith(f"/{spec.prefix}dt=${{dt}}/")
+
+
+def _render_tree(value: Any) -> Any:
+    """Render every CloudFormation token in a nested value (Ref → <Id>, Join → text)."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)).startswith(("Ref", "Fn::")):
+            return render(value)
+        return {key: _render_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_render_tree(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("spec", TABLES, ids=lambda spec: spec.name)
+def test_table_input_is_exactly_the_glue_catalog_definition(dev: Synth, spec: TableSpec) -> None:
+    # Given the synthesized table and glue.catalog's definition for the same bucket
+    analytics = dev.output_ref("AnalyticsBucketName")
+    synthesized = _render_tree(_tables(dev)[spec.name]["TableInput"])
+    # Then they are identical, so a sandbox or test that creates tables from glue.catalog builds this catalog
+    assert synthesized == table_input(spec, f"<{analytics}>")
