@@ -211,9 +211,7 @@ class FakeMedia:
         body = self.objects.get((video.key, video.version_id))
         if body is None:
             return None
-        return ObjectInfo(
-            size=len(body), etag="etag-" + str(len(body)), content_type="video/mp4", version_id=video.version_id
-        )
+        return ObjectInfo(size=len(body), etag="etag-" + str(len(body)), version_id=video.version_id)
 
     def read_start(self, video: VideoRef, length: int) -> bytes:
         return self.objects[(video.key, video.version_id)][:length]

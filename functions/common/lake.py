@@ -47,32 +47,9 @@ def label_rows(
     record: VideoRecord, job_id: str, detections: Sequence[Detection], model_version: str | None, completed_at: datetime
 ) -> list[dict[str, Any]]:
     """One moderation_labels row per detection."""
-    video = record.video
-    done = _naive_utc(completed_at)
-    return [
-        {
-            "video_id": video.video_id,
-            "bucket": video.bucket,
-            "object_key": video.key,
-            "version_id": video.version_id,
-            "job_id": job_id,
-            "detection_index": d.index,
-            "timestamp_ms": d.raw.timestamp_ms,
-            "start_timestamp_ms": d.raw.start_timestamp_ms,
-            "end_timestamp_ms": d.raw.end_timestamp_ms,
-            "segment_duration_ms": d.raw.duration_ms,
-            "label_name": d.raw.name,
-            "parent_name": d.raw.parent_name,
-            "top_category": d.top_category,
-            "taxonomy_level": d.raw.taxonomy_level,
-            "confidence": d.raw.confidence,
-            "flagged": d.flagged,
-            "content_types": [{"name": c.name, "confidence": c.confidence} for c in d.raw.content_types],
-            "model_version": model_version,
-            "completed_at": done,
-        }
-        for d in detections
-    ]
+    common = record.video.identity_fields() | {"job_id": job_id}
+    done = {"model_version": model_version, "completed_at": _naive_utc(completed_at)}
+    return [common | d.fields() | done for d in detections]
 
 
 def video_row(
@@ -89,11 +66,7 @@ def video_row(
     """The moderation_videos row of a processed, failed or skipped video."""
     video = record.video
     meta = metadata or VideoMetadata()
-    return {
-        "video_id": video.video_id,
-        "bucket": video.bucket,
-        "object_key": video.key,
-        "version_id": video.version_id,
+    return video.identity_fields() | {
         "etag": video.etag,
         "size_bytes": video.size,
         "status": str(status),

@@ -87,6 +87,10 @@ class VideoRef:
     def s3_uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
+    def identity_fields(self) -> dict[str, Any]:
+        """The identity columns every analytics row and DynamoDB summary carries."""
+        return {"video_id": self.video_id, "bucket": self.bucket, "object_key": self.key, "version_id": self.version_id}
+
     def to_message(self) -> dict[str, Any]:
         """JSON-safe form, used in retry messages."""
         return {
@@ -136,7 +140,6 @@ class ObjectInfo:
 
     size: int
     etag: str
-    content_type: str | None
     version_id: str | None
 
 
@@ -194,6 +197,24 @@ class Detection:
     raw: RawDetection
     top_category: str
     flagged: bool
+
+    def fields(self) -> dict[str, Any]:
+        """The detection's own values, named as in moderation_labels and in DynamoDB label items."""
+        raw = self.raw
+        return {
+            "detection_index": self.index,
+            "timestamp_ms": raw.timestamp_ms,
+            "start_timestamp_ms": raw.start_timestamp_ms,
+            "end_timestamp_ms": raw.end_timestamp_ms,
+            "segment_duration_ms": raw.duration_ms,
+            "label_name": raw.name,
+            "parent_name": raw.parent_name,
+            "top_category": self.top_category,
+            "taxonomy_level": raw.taxonomy_level,
+            "confidence": raw.confidence,
+            "flagged": self.flagged,
+            "content_types": [{"name": c.name, "confidence": c.confidence} for c in raw.content_types],
+        }
 
 
 @dataclass(frozen=True)

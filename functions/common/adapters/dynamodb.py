@@ -77,12 +77,8 @@ def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _identity(video: VideoRef, now: datetime) -> dict[str, Any]:
-    return {
-        "video_id": video.video_id,
-        "bucket": video.bucket,
-        "object_key": video.key,
+    return video.identity_fields() | {
         "object_ref": f"{video.bucket}/{video.key}",
-        "version_id": video.version_id,
         "etag": video.etag,
         "size_bytes": video.size,
         "uploaded_at": iso(video.uploaded_at or now),
@@ -463,24 +459,6 @@ def label_chunk_item(video_id: str, chunk: Sequence[Detection]) -> dict[str, Any
             "video_id": video_id,
             "first_index": chunk[0].index,
             "first_timestamp_ms": chunk[0].raw.timestamp_ms,
-            "labels": [_label(d) for d in chunk],
+            "labels": [d.fields() for d in chunk],
         }
     )
-
-
-def _label(detection: Detection) -> dict[str, Any]:
-    raw = detection.raw
-    return {
-        "detection_index": detection.index,
-        "timestamp_ms": raw.timestamp_ms,
-        "start_timestamp_ms": raw.start_timestamp_ms,
-        "end_timestamp_ms": raw.end_timestamp_ms,
-        "segment_duration_ms": raw.duration_ms,
-        "label_name": raw.name,
-        "parent_name": raw.parent_name,
-        "top_category": detection.top_category,
-        "taxonomy_level": raw.taxonomy_level,
-        "confidence": raw.confidence,
-        "flagged": detection.flagged,
-        "content_types": [{"name": c.name, "confidence": c.confidence} for c in raw.content_types],
-    }

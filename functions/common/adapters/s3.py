@@ -33,7 +33,6 @@ class S3MediaObjects:
         return ObjectInfo(
             size=int(response["ContentLength"]),
             etag=str(response.get("ETag", "")).strip('"'),
-            content_type=response.get("ContentType"),
             version_id=response.get("VersionId"),
         )
 
