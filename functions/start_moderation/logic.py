@@ -90,6 +90,7 @@ class StartRun:
         if isinstance(message, RetryStart):
             return self.start(message.video, attempt=message.attempt, kicked=message.kicked)
         assert isinstance(message, ObjectCreated)
+        logger.info("upload received", bucket=message.video.bucket, key=message.video.key, reason=message.reason)
         return self.start(message.video)
 
     # --- uploads -------------------------------------------------------------------------------
