@@ -8,10 +8,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from functions.collect_results.logic import CollectDeps, CollectOutcome, handle
 from functions.common.errors import RekognitionBusy, VideoRejected
+from functions.common.flagging import FlagPolicy
+from functions.common.lake import LakeWriter
 from functions.common.models import (
     CollectCheckpoint,
     Detection,
+    JobNotification,
     ObjectInfo,
     RawDetection,
     ResultsPage,
@@ -21,6 +25,7 @@ from functions.common.models import (
     VideoStatus,
     VideoSummary,
 )
+from functions.common.ports import LakeObjects
 
 
 class InMemoryVideoStore:
@@ -306,3 +311,31 @@ class RecordingEvents:
 
     def video_moderated(self, detail: dict[str, Any]) -> None:
         self.published.append(copy.deepcopy(detail))
+
+
+def fake_collect_deps(lake_objects: LakeObjects | None = None, **overrides: Any) -> CollectDeps:
+    """collect_results' dependencies, all in memory unless a real lake (e.g. S3 on moto) is given."""
+    deps = CollectDeps(
+        store=InMemoryVideoStore(),
+        lake=LakeWriter(lake_objects or InMemoryObjects()),
+        moderation=FakeModeration(),
+        events=RecordingEvents(),
+        start_queue=RecordingQueue(),
+        collect_queue=RecordingQueue(),
+        policy=FlagPolicy(),
+    )
+    for name, value in overrides.items():
+        if not hasattr(deps, name):
+            raise TypeError(f"CollectDeps has no field {name!r}")
+        setattr(deps, name, value)
+    return deps
+
+
+def collect_finished_job(
+    deps: CollectDeps, clip: VideoRef, job_id: str, detections: Sequence[RawDetection], completed_at: datetime
+) -> CollectOutcome:
+    """Record `clip` as IN_PROGRESS with `job_id`, give the job these results, and collect its completion."""
+    deps.store.mark_in_progress(clip, job_id, 50.0, completed_at)
+    deps.moderation.pages[job_id] = make_pages(detections, 1000)
+    note = JobNotification(job_id, "SUCCEEDED", "StartContentModeration", clip.video_id, completed_at, None, None)
+    return handle(note, deps, lambda: 900_000)

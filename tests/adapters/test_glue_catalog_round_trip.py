@@ -9,14 +9,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.collect_results.logic import CollectDeps, CollectOutcome, handle
+from functions.collect_results.logic import CollectOutcome
 from functions.common.adapters.s3 import S3LakeObjects
-from functions.common.flagging import FlagPolicy
-from functions.common.lake import LakeWriter
-from functions.common.models import JobNotification
 from glue import LABELS, TABLES, VIDEOS, TableSpec
 from glue.catalog import table_input
-from tests.fakes import FakeModeration, InMemoryVideoStore, RecordingEvents, RecordingQueue, make_pages
+from tests.fakes import collect_finished_job, fake_collect_deps
 from tests.helpers import NOW, flagged_run, video
 
 LAKE = "modlake-lake-test"
@@ -33,20 +30,9 @@ def lake_with_catalog() -> Iterator[boto3.Session]:
         glue.create_database(DatabaseInput={"Name": DATABASE})
         for spec in TABLES:
             glue.create_table(DatabaseName=DATABASE, TableInput=table_input(spec, LAKE))
-        deps = CollectDeps(
-            store=InMemoryVideoStore(),
-            lake=LakeWriter(S3LakeObjects(session.client("s3"), LAKE)),
-            moderation=FakeModeration(),
-            events=RecordingEvents(),
-            start_queue=RecordingQueue(),
-            collect_queue=RecordingQueue(),
-            policy=FlagPolicy(),
-        )
+        deps = fake_collect_deps(S3LakeObjects(session.client("s3"), LAKE))
         clip = video("teams/t&s/clip 1.mp4")
-        deps.store.mark_in_progress(clip, "job-7", 50.0, NOW)
-        deps.moderation.pages["job-7"] = make_pages(flagged_run(1234), 1000)
-        note = JobNotification("job-7", "SUCCEEDED", "StartContentModeration", None, NOW, None, None)
-        assert handle(note, deps, lambda: 900_000) is CollectOutcome.SUCCEEDED
+        assert collect_finished_job(deps, clip, "job-7", flagged_run(1234), NOW) is CollectOutcome.SUCCEEDED
         yield session
 
 

@@ -10,8 +10,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from functions.collect_results.logic import CollectDeps, CollectOutcome, handle
-from functions.common.flagging import FlagPolicy
+from functions.collect_results.logic import CollectOutcome, handle
 from functions.common.lake import LakeWriter
 from functions.common.messages import parse_start_message
 from functions.common.models import JobNotification, VideoStatus
@@ -21,8 +20,8 @@ from tests.fakes import (
     FakeModeration,
     InMemoryObjects,
     InMemoryVideoStore,
-    RecordingEvents,
     RecordingQueue,
+    fake_collect_deps,
     make_pages,
 )
 from tests.helpers import MEDIA_BUCKET, NOW, flagged_run, video
@@ -80,16 +79,7 @@ def test_burst_of_30_uploads_with_5_slots_all_finish_without_failures_or_idle_sl
         clock=now,
         rng=lambda low, high: high,
     )
-    collect = CollectDeps(
-        store=store,
-        lake=LakeWriter(InMemoryObjects()),
-        moderation=moderation,
-        events=RecordingEvents(),
-        start_queue=start_queue,
-        collect_queue=RecordingQueue(),
-        policy=FlagPolicy(),
-        clock=now,
-    )
+    collect = fake_collect_deps(store=store, moderation=moderation, start_queue=start_queue, clock=now)
     clips = [media.add(video(f"burst/clip {i:02d}.mp4", version=f"v{i}")) for i in range(30)]
     for clip in clips:
         start_queue.send(s3_event(clip.key, clip.version_id or ""))

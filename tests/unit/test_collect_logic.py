@@ -10,15 +10,11 @@ import pytest
 from functions.collect_results.logic import CollectDeps, CollectOutcome, handle, release_waiting_videos
 from functions.common.errors import PaginationExpired, RekognitionBusy, UnknownJob
 from functions.common.flagging import FlagPolicy
-from functions.common.lake import LakeWriter, read_parquet
+from functions.common.lake import read_parquet
 from functions.common.messages import ContinueCollect, parse_collect_message
 from functions.common.models import JobNotification, VideoRef, VideoStatus
 from tests.fakes import (
-    FakeModeration,
-    InMemoryObjects,
-    InMemoryVideoStore,
-    RecordingEvents,
-    RecordingQueue,
+    fake_collect_deps,
     make_pages,
 )
 from tests.helpers import NOW, detection, flagged_run, video
@@ -29,17 +25,7 @@ PLENTY_OF_TIME = lambda: 900_000  # noqa: E731
 
 @pytest.fixture
 def world() -> CollectDeps:
-    return CollectDeps(
-        store=InMemoryVideoStore(),
-        lake=LakeWriter(InMemoryObjects()),
-        moderation=FakeModeration(),
-        events=RecordingEvents(),
-        start_queue=RecordingQueue(),
-        collect_queue=RecordingQueue(),
-        policy=FlagPolicy(threshold=80.0),
-        clock=lambda: NOW,
-        page_size=1000,
-    )
+    return fake_collect_deps(policy=FlagPolicy(threshold=80.0), clock=lambda: NOW)
 
 
 def started(world: CollectDeps, clip: VideoRef, job_id: str = "job-1") -> VideoRef:

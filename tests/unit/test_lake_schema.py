@@ -5,12 +5,11 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from functions.collect_results.logic import CollectDeps, handle
-from functions.common.flagging import FlagPolicy
-from functions.common.lake import LakeWriter, read_parquet, table_from_rows
+from functions.collect_results.logic import CollectOutcome
+from functions.common.lake import read_parquet, table_from_rows
 from glue import LABELS, TABLES, VIDEOS
 from glue.arrow import arrow_schema, arrow_type
-from tests.fakes import FakeModeration, InMemoryObjects, InMemoryVideoStore, RecordingEvents, RecordingQueue, make_pages
+from tests.fakes import InMemoryObjects, collect_finished_job, fake_collect_deps
 from tests.helpers import NOW, flagged_run, video
 
 
@@ -40,23 +39,8 @@ def test_rows_with_missing_or_extra_columns_are_refused() -> None:
 def test_collector_parquet_round_trips_with_the_glue_schema() -> None:
     # Given the collector has written a job's objects
     lake = InMemoryObjects()
-    deps = CollectDeps(
-        store=InMemoryVideoStore(),
-        lake=LakeWriter(lake),
-        moderation=FakeModeration(),
-        events=RecordingEvents(),
-        start_queue=RecordingQueue(),
-        collect_queue=RecordingQueue(),
-        policy=FlagPolicy(),
-    )
-    clip = video("a/b c.mp4")
-    deps.store.mark_in_progress(clip, "job-9", 50.0, NOW)
-    deps.moderation.pages["job-9"] = make_pages(flagged_run(40), 1000)
-    from functions.common.models import JobNotification
-
-    handle(
-        JobNotification("job-9", "SUCCEEDED", "StartContentModeration", None, NOW, None, None), deps, lambda: 900_000
-    )
+    deps = fake_collect_deps(lake)
+    assert collect_finished_job(deps, video("a/b c.mp4"), "job-9", flagged_run(40), NOW) is CollectOutcome.SUCCEEDED
     # When each object is read back
     for spec in (LABELS, VIDEOS):
         [key] = lake.keys(spec.prefix)
