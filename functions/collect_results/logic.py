@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 
 from functions.common.errors import ModlakeError, PaginationExpired, RekognitionBusy, UnknownJob
 from functions.common.flagging import DetectionClassifier, FlagPolicy
-from functions.common.lake import LakeWriter, label_rows, staging_key, video_row
+from functions.common.lake import LakeWriter, label_rows, video_row
 from functions.common.messages import (
     CollectMessage,
     ContinueCollect,
@@ -35,7 +35,6 @@ from functions.common.models import (
 )
 from functions.common.observability import count
 from functions.common.ports import EventPublisher, ModerationService, VideoStore, WorkQueue
-from glue import LABELS
 
 logger = Logger(child=True)
 
@@ -172,7 +171,7 @@ def _collect_pages(
         if record.checkpoint is None:
             raise
         logger.warning("results token expired; collecting the job again from its first page", job_id=job_id)
-        deps.lake.objects.delete([staging_key(job_id, chunk) for chunk in range(record.checkpoint.chunks_written)])
+        deps.lake.discard_staged(job_id, record.checkpoint.chunks_written)
         if not deps.store.clear_checkpoint(record.video_id):
             return CollectOutcome.DUPLICATE
         record.checkpoint = None
@@ -296,15 +295,9 @@ def _finish(
 ) -> None:
     """Write the lake objects, publish the event, settle the video, then free a waiting video's slot."""
     dt = partition_date(completed_at)
-    staged_keys = [staging_key(job_id, chunk) for chunk in range(staged)]
     if status is VideoStatus.SUCCEEDED:
-        deps.lake.write(
-            LABELS,
-            dt,
-            job_id,
-            label_rows(record, job_id, detections, model_version, completed_at),
-            earlier_parts=staged_keys,
-        )
+        rows = label_rows(record, job_id, detections, model_version, completed_at)
+        deps.lake.write_labels(dt, job_id, rows, staged_chunks=staged)
     row = video_row(
         record,
         status,
@@ -327,8 +320,7 @@ def _finish(
         completed_at=completed_at,
         now=deps.clock(),
     )
-    if staged_keys:
-        deps.lake.objects.delete(staged_keys)
+    deps.lake.discard_staged(job_id, staged)
     if settled and summary is not None and summary.flagged:
         count("VideosFlagged")
     if not settled:

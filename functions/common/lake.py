@@ -99,22 +99,17 @@ class LakeWriter:
     def __init__(self, objects: LakeObjects) -> None:
         self.objects = objects
 
-    def write(
-        self,
-        spec: TableSpec,
-        dt: str,
-        object_name: str,
-        rows: Sequence[dict[str, Any]],
-        earlier_parts: Sequence[str] = (),
-    ) -> str:
-        """Write rows (after any staged parts) as one object; returns its key."""
-        table = table_from_rows(spec, rows)
-        if earlier_parts:
-            staged = [read_parquet(self.objects.get(key)) for key in earlier_parts]
-            table = pa.concat_tables([*staged, table])
-        key = spec.object_key(dt, object_name)
-        self.objects.put(key, parquet_bytes(table), PARQUET_CONTENT_TYPE)
-        return key
+    def write(self, spec: TableSpec, dt: str, object_name: str, rows: Sequence[dict[str, Any]]) -> str:
+        """Write rows as one object; returns its key."""
+        return self._put(spec, dt, object_name, table_from_rows(spec, rows))
+
+    def write_video(self, dt: str, object_name: str, row: dict[str, Any]) -> str:
+        return self.write(VIDEOS, dt, object_name, [row])
+
+    def write_labels(self, dt: str, job_id: str, rows: Sequence[dict[str, Any]], staged_chunks: int = 0) -> str:
+        """A job's labels as one object: the chunks staged by earlier invocations, then these rows."""
+        staged = [read_parquet(self.objects.get(staging_key(job_id, chunk))) for chunk in range(staged_chunks)]
+        return self._put(LABELS, dt, job_id, pa.concat_tables([*staged, table_from_rows(LABELS, rows)]))
 
     def stage(self, job_id: str, chunk: int, rows: Sequence[dict[str, Any]]) -> str:
         """Park a long job's label rows until its last chunk is collected."""
@@ -122,8 +117,15 @@ class LakeWriter:
         self.objects.put(key, parquet_bytes(table_from_rows(LABELS, rows)), PARQUET_CONTENT_TYPE)
         return key
 
-    def write_video(self, dt: str, object_name: str, row: dict[str, Any]) -> str:
-        return self.write(VIDEOS, dt, object_name, [row])
+    def discard_staged(self, job_id: str, chunks: int) -> None:
+        """Remove a job's staged chunks (after its final object is written, or to collect it again)."""
+        if chunks:
+            self.objects.delete([staging_key(job_id, chunk) for chunk in range(chunks)])
+
+    def _put(self, spec: TableSpec, dt: str, object_name: str, table: pa.Table) -> str:
+        key = spec.object_key(dt, object_name)
+        self.objects.put(key, parquet_bytes(table), PARQUET_CONTENT_TYPE)
+        return key
 
 
 def staging_key(job_id: str, chunk: int) -> str:
