@@ -41,6 +41,8 @@ def settings_environment(**settings: Any) -> dict[str, str]:
 def _environment_value(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, tuple | list):
         return json.dumps(list(value), separators=(",", ":"))
     if isinstance(value, Mapping):

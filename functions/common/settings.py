@@ -23,6 +23,10 @@ def _convert(name: str, raw: str, annotation: Any) -> Any:
     try:
         if annotation is str:
             return raw
+        if annotation is bool:
+            if raw not in ("true", "false"):
+                raise ValueError("expected true or false")
+            return raw == "true"
         if annotation is int:
             return int(raw)
         if annotation is float:
@@ -94,3 +98,19 @@ class CollectSettings(EnvSettings):
     flag_threshold: float
     category_thresholds: dict[str, float]
     ignored_categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DigestSettings(EnvSettings):
+    """Settings of send_digest."""
+
+    stage: str
+    videos_table: str  # holds the once-per-day records (pk DIGEST)
+    analytics_bucket: str  # the digest archive: digests/dt=<day>/
+    glue_database: str
+    athena_workgroup: str
+    digest_topic_arn: str  # plain-text digest to the email subscribers
+    digest_emails: tuple[str, ...]  # SES recipients
+    digest_sender: str  # verified SES identity; "" sends no HTML email
+    digest_timezone: str  # IANA zone whose previous calendar day the digest covers
+    digest_skip_empty: bool
