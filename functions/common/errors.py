@@ -48,3 +48,13 @@ class PaginationExpired(ModlakeError):
 
 class WriteIncomplete(ModlakeError):
     """DynamoDB kept returning UnprocessedItems after every retry."""
+
+
+class QueryFailed(ModlakeError):
+    """An Athena query ended FAILED or CANCELLED, or could not finish in the time left."""
+
+    def __init__(self, query: str, state: str, reason: str) -> None:
+        super().__init__(f"query {query} {state}: {reason}")
+        self.query = query
+        self.state = state
+        self.reason = reason

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ from functions.common.models import (
     VideoStatus,
     VideoSummary,
 )
+from queries import SqlFile
 
 
 class LabelWriter(Protocol):
@@ -130,3 +131,35 @@ class EventPublisher(Protocol):
     """EventBridge: the "Video Moderated" integration event."""
 
     def video_moderated(self, detail: dict[str, Any]) -> None: ...
+
+
+class QueryRunner(Protocol):
+    """Runs named SQL (Athena in AWS) and returns typed rows."""
+
+    def run_all(self, requests: Sequence[tuple[SqlFile, Sequence[str]]]) -> list[list[dict[str, Any]]]:
+        """Run the queries (concurrently where possible); rows per query, in request order."""
+        ...
+
+
+class DigestNotifier(Protocol):
+    """Delivers the plain-text digest (SNS email subscriptions in AWS)."""
+
+    def publish(self, subject: str, message: str) -> str:
+        """Returns the delivery's message id."""
+        ...
+
+
+class HtmlMailer(Protocol):
+    """Delivers the HTML digest from a verified sender (SES in AWS)."""
+
+    def send(self, subject: str, html: str, text: str) -> str:
+        """Returns the delivery's message id."""
+        ...
+
+
+class OncePerKey(Protocol):
+    """Runs work at most once per key and remembers its result (Powertools idempotency in AWS)."""
+
+    def run_once(self, key: Mapping[str, str], work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """The work's result, and whether this call ran it (False: an earlier call's result)."""
+        ...

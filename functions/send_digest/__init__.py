@@ -1,0 +1,1 @@
+"""send_digest: the daily email of what modlake flagged, from Athena."""

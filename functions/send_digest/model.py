@@ -1,0 +1,126 @@
+"""What one digest says: totals, categories, the most severe flagged videos and a 7-day trend."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+
+@dataclass(frozen=True)
+class DigestTotals:
+    """Videos with an outcome in the digest day, by outcome."""
+
+    videos: int = 0
+    moderated: int = 0
+    flagged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    moderated_duration_ms: int = 0
+
+
+@dataclass(frozen=True)
+class CategoryCount:
+    """Videos a top-level category was detected in, and flagged."""
+
+    category: str
+    detected_videos: int
+    flagged_videos: int
+
+
+@dataclass(frozen=True)
+class FlaggedVideo:
+    """One of the day's most severe flagged videos."""
+
+    video_id: str
+    bucket: str
+    object_key: str
+    version_id: str | None
+    max_confidence: float
+    first_flagged_ms: int | None
+    flagged_categories: str
+    flagged_label_count: int
+    duration_ms: int | None
+    completed_at: datetime
+
+    @property
+    def s3_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.object_key}"
+
+    @property
+    def first_flagged_at(self) -> str:
+        """Video time of the first flagging detection as mm:ss (minutes run past 59 for long videos)."""
+        if self.first_flagged_ms is None:
+            return "–"
+        seconds = self.first_flagged_ms // 1000
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+    def console_url(self, region: str) -> str:
+        """The object's page in the S3 console."""
+        url = (
+            f"https://{region}.console.aws.amazon.com/s3/object/{quote(self.bucket, safe='')}"
+            f"?region={region}&bucketType=general&prefix={quote(self.object_key, safe='')}"
+        )
+        return url + (f"&versionId={quote(self.version_id, safe='')}" if self.version_id else "")
+
+
+@dataclass(frozen=True)
+class TrendDay:
+    """Outcomes of one local day of the 7-day trend."""
+
+    day: date
+    moderated: int = 0
+    flagged: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything one digest email shows."""
+
+    stage: str
+    day: date
+    timezone: str
+    region: str
+    totals: DigestTotals
+    categories: tuple[CategoryCount, ...]
+    top_flagged: tuple[FlaggedVideo, ...]
+    trend: tuple[TrendDay, ...]
+    generated_at: datetime
+
+    @property
+    def nothing_flagged(self) -> bool:
+        return self.totals.flagged == 0
+
+    @property
+    def needs_attention(self) -> bool:
+        """Something flagged or failed: the cases `digest_skip_empty` never silences."""
+        return self.totals.flagged > 0 or self.totals.failed > 0
+
+    @property
+    def subject(self) -> str:
+        """The email subject (SNS: at most 100 printable characters)."""
+        totals = self.totals
+        what = f"{totals.flagged} flagged" if totals.flagged else "nothing flagged"
+        return f"modlake {self.stage} digest {self.day.isoformat()}: {what}, {totals.moderated} moderated"[:100]
+
+    def to_json(self) -> dict[str, Any]:
+        """The archived form: plain JSON types, videos with their S3 URI, mm:ss and console link."""
+        data = asdict(self)
+        data["day"] = self.day.isoformat()
+        data["generated_at"] = self.generated_at.isoformat()
+        data["subject"] = self.subject
+        data["top_flagged"] = [
+            asdict(video)
+            | {
+                "completed_at": video.completed_at.isoformat(),
+                "s3_uri": video.s3_uri,
+                "first_flagged_at": video.first_flagged_at,
+                "console_url": video.console_url(self.region),
+            }
+            for video in self.top_flagged
+        ]
+        data["trend"] = [asdict(day) | {"day": day.day.isoformat()} for day in self.trend]
+        return data

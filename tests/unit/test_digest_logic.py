@@ -1,0 +1,293 @@
+"""send_digest's logic over a fake query port: content, time zones, empty days, once per day, HTML."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from functions.send_digest.logic import (
+    DigestOutcome,
+    DigestRequest,
+    InvalidDigestRequest,
+    build_digest,
+    send_digest,
+)
+from tests.digest_fakes import FakeQueries, RecordingNotifier, digest_deps
+from tests.fakes import InMemoryObjects
+
+RUN_AT = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+DAY = date(2026, 11, 20)
+SVG = "{http://www.w3.org/2000/svg}"
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def epoch(*args: int) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp())
+
+
+def flagged_video(n: int, confidence: float, first_ms: int | None, key: str | None = None) -> dict[str, Any]:
+    return {
+        "video_id": f"v{n}",
+        "bucket": "media",
+        "object_key": key or f"uploads/clip {n}.mp4",
+        "version_id": f"ver{n}",
+        "max_confidence": confidence,
+        "first_flagged_ms": first_ms,
+        "flagged_categories": "Explicit, Violence" if n == 1 else "Violence",
+        "flagged_label_count": 3,
+        "duration_ms": 60_000,
+        "completed_at": datetime(2026, 11, 20, 9, n),
+    }
+
+
+def busy_day() -> FakeQueries:
+    return FakeQueries(
+        rows={
+            "digest_totals": [
+                {
+                    "videos": 9,
+                    "moderated": 6,
+                    "flagged": 3,
+                    "failed": 2,
+                    "skipped": 1,
+                    "moderated_duration_ms": 5_400_000,
+                }
+            ],
+            "digest_categories": [
+                {"category": "Violence", "detected_videos": 4, "flagged_videos": 3},
+                {"category": "Explicit", "detected_videos": 2, "flagged_videos": 1},
+                {"category": "Alcohol", "detected_videos": 1, "flagged_videos": 0},
+            ],
+            "digest_top_flagged": [
+                flagged_video(1, 99.25, 83_400),
+                flagged_video(2, 91.0, 3_725_000, key="reviews/ünïcode & <tags>.mp4"),
+            ],
+            "digest_trend": [
+                {
+                    "bucket_start_epoch": epoch(2026, 11, 14, 10),
+                    "moderated": 4,
+                    "flagged": 1,
+                    "failed": 0,
+                    "skipped": 0,
+                },
+                {"bucket_start_epoch": epoch(2026, 11, 20, 9), "moderated": 5, "flagged": 2, "failed": 2, "skipped": 1},
+                {
+                    "bucket_start_epoch": epoch(2026, 11, 20, 23, 45),
+                    "moderated": 1,
+                    "flagged": 1,
+                    "failed": 0,
+                    "skipped": 0,
+                },
+            ],
+        }
+    )
+
+
+def quiet_day() -> FakeQueries:
+    return FakeQueries(
+        rows={
+            "digest_totals": [
+                {"videos": 2, "moderated": 2, "flagged": 0, "failed": 0, "skipped": 0, "moderated_duration_ms": 60_000}
+            ],
+            "digest_categories": [{"category": "Alcohol", "detected_videos": 1, "flagged_videos": 0}],
+        }
+    )
+
+
+def test_the_digest_reports_totals_categories_and_the_most_severe_videos() -> None:
+    # Given a day with 3 flagged videos (2 in the top list), failures and skips
+    deps = digest_deps(RUN_AT, queries=busy_day())
+    # When the scheduled run sends yesterday's digest
+    result = send_digest(DigestRequest(), deps)
+    # Then one text email went out with every number and video
+    assert result.outcome is DigestOutcome.SENT and result.day == DAY
+    [(subject, text)] = deps.notifier.sent
+    assert subject == "modlake test digest 2026-11-20: 3 flagged, 6 moderated"
+    assert (
+        "9 videos reached an outcome: 6 moderated (3 flagged), 2 failed, 1 skipped; 1.5 h of video moderated." in text
+    )
+    assert "  Violence  3 / 4" in text and "  Explicit  1 / 2" in text
+    assert "Alcohol" not in text.split("Most severe")[0]  # detected but never flagged: not a flagged category
+    assert "  1. 99.2%  first flagged at 01:23  Explicit, Violence" in text
+    assert "  2. 91.0%  first flagged at 62:05  Violence" in text  # minutes run past 59 on long videos
+    assert "     s3://media/reviews/ünïcode & <tags>.mp4" in text
+    assert "https://eu-west-1.console.aws.amazon.com/s3/object/media?region=eu-west-1&bucketType=general" in text
+    assert "prefix=reviews%2F%C3%BCn%C3%AFcode%20%26%20%3Ctags%3E.mp4&versionId=ver2" in text
+    assert "… and 1 more" in text
+    # And the HTML went through SES with the same subject
+    [(html_subject, html, alt_text)] = deps.mailer.sent
+    assert html_subject == subject and alt_text == text and "<svg" in html
+
+
+def test_the_queries_get_the_day_and_its_partitions_as_parameters() -> None:
+    # Given a Tokyo digest
+    queries = busy_day()
+    deps = digest_deps(RUN_AT, timezone="Asia/Tokyo", queries=queries)
+    # When it runs at 17:00 Tokyo time on the 21st
+    send_digest(DigestRequest(), deps)
+    # Then the day queries cover Tokyo's 20th and the trend its last seven days
+    day_parameters = ["'2026-11-19'", "'2026-11-20'", "'2026-11-19 15:00:00.000'", "'2026-11-20 15:00:00.000'"]
+    for name in ("digest_totals", "digest_categories", "digest_top_flagged"):
+        assert queries.parameters_of(name) == day_parameters
+    assert queries.parameters_of("digest_trend") == [
+        "'2026-11-13'",
+        "'2026-11-20'",
+        "'2026-11-13 15:00:00.000'",
+        "'2026-11-20 15:00:00.000'",
+    ]
+
+
+def test_the_trend_folds_utc_buckets_into_local_days() -> None:
+    # Given trend buckets at 10:00 UTC on the 14th, 09:00 and 23:45 UTC on the 20th
+    utc = build_digest(DAY, digest_deps(RUN_AT, queries=busy_day()))
+    tokyo = build_digest(DAY, digest_deps(RUN_AT, timezone="Asia/Tokyo", queries=busy_day()))
+    # Then in UTC they are on the 14th and the 20th
+    assert [(d.day.day, d.moderated, d.flagged) for d in utc.trend if d.moderated] == [(14, 4, 1), (20, 6, 3)]
+    # And in Tokyo (UTC+9) 23:45 UTC on the 20th is already the 21st: outside the trend, so not counted
+    assert [(d.day.day, d.moderated, d.flagged) for d in tokyo.trend if d.moderated] == [(14, 4, 1), (20, 5, 2)]
+    # And every one of the seven days is present, even without videos
+    assert [d.day for d in tokyo.trend] == [date(2026, 11, day) for day in range(14, 21)]
+
+
+def test_an_empty_day_still_sends_a_short_nothing_flagged_digest() -> None:
+    # Given a day with nothing flagged
+    deps = digest_deps(RUN_AT, queries=quiet_day())
+    # When the digest runs
+    result = send_digest(DigestRequest(), deps)
+    # Then a short digest says so
+    assert result.outcome is DigestOutcome.SENT
+    [(subject, text)] = deps.notifier.sent
+    assert subject == "modlake test digest 2026-11-20: nothing flagged, 2 moderated"
+    assert "Nothing was flagged." in text and "Most severe" not in text
+
+
+def test_skip_empty_skips_a_quiet_day_but_never_failures() -> None:
+    # Given digest_skip_empty
+    quiet = digest_deps(RUN_AT, queries=quiet_day(), skip_empty=True)
+    failing = quiet_day()
+    failing.rows["digest_totals"][0]["failed"] = 1
+    with_failure = digest_deps(RUN_AT, queries=failing, skip_empty=True)
+    # When both digests run
+    quiet_result = send_digest(DigestRequest(), quiet)
+    failing_result = send_digest(DigestRequest(), with_failure)
+    # Then the quiet day is archived but not sent; the day with a failure is sent
+    assert quiet_result.outcome is DigestOutcome.SKIPPED_EMPTY and not quiet.notifier.sent
+    assert "digests/dt=2026-11-20/digest.json" in quiet.archive.objects
+    assert failing_result.outcome is DigestOutcome.SENT and len(with_failure.notifier.sent) == 1
+
+
+def test_a_day_is_sent_once_unless_forced() -> None:
+    # Given a digest already sent for the 20th
+    deps = digest_deps(RUN_AT, queries=busy_day())
+    first = send_digest(DigestRequest(), deps)
+    # When the scheduler delivers the invocation again, and an operator names the day explicitly
+    again = send_digest(DigestRequest(), deps)
+    named = send_digest(DigestRequest(day=DAY), deps)
+    # Then nothing more is sent, and the earlier run's result is reported
+    assert [r.outcome for r in (first, again, named)] == [
+        DigestOutcome.SENT,
+        DigestOutcome.ALREADY_SENT,
+        DigestOutcome.ALREADY_SENT,
+    ]
+    assert again.details["earlier"]["sns_message_id"] == "sns-1"
+    assert len(deps.notifier.sent) == 1 and len(deps.mailer.sent) == 1
+    # When the operator forces it
+    forced = send_digest(DigestRequest(day=DAY, force=True), deps)
+    # Then it is sent a second time
+    assert forced.outcome is DigestOutcome.SENT and len(deps.notifier.sent) == 2
+    # And another day is its own digest
+    assert send_digest(DigestRequest(day=date(2026, 11, 19)), deps).outcome is DigestOutcome.SENT
+
+
+def test_a_failed_send_is_not_remembered_so_the_retry_sends() -> None:
+    # Given SNS failing on the first attempt
+    notifier = RecordingNotifier(fail_with=RuntimeError("SNS unavailable"))
+    deps = digest_deps(RUN_AT, queries=busy_day(), notifier=notifier)
+    with pytest.raises(RuntimeError, match="SNS unavailable"):
+        send_digest(DigestRequest(), deps)
+    # When SNS recovers and the scheduler retries
+    notifier.fail_with = None
+    result = send_digest(DigestRequest(), deps)
+    # Then the digest is sent
+    assert result.outcome is DigestOutcome.SENT and len(notifier.sent) == 1
+
+
+def test_without_a_sender_only_the_text_digest_is_sent() -> None:
+    # Given no SES sender configured
+    deps = digest_deps(RUN_AT, queries=busy_day(), mailer=None)
+    # When the digest runs / Then it is sent through SNS only
+    result = send_digest(DigestRequest(), deps)
+    assert result.outcome is DigestOutcome.SENT and "ses_message_id" not in result.details
+    assert len(deps.notifier.sent) == 1
+
+
+def test_the_digest_is_archived_as_json_html_and_text() -> None:
+    # Given / When the digest runs
+    deps = digest_deps(RUN_AT, queries=busy_day())
+    send_digest(DigestRequest(), deps)
+    archive: InMemoryObjects = deps.archive
+    # Then the day's folder holds the three forms
+    assert archive.keys("digests/") == [
+        "digests/dt=2026-11-20/digest.html",
+        "digests/dt=2026-11-20/digest.json",
+        "digests/dt=2026-11-20/digest.txt",
+    ]
+    data = json.loads(archive.objects["digests/dt=2026-11-20/digest.json"])
+    assert data["day"] == "2026-11-20" and data["totals"]["flagged"] == 3
+    assert data["top_flagged"][0]["first_flagged_at"] == "01:23"
+    assert data["top_flagged"][0]["s3_uri"] == "s3://media/uploads/clip 1.mp4"
+    assert [d["day"] for d in data["trend"]][-1] == "2026-11-20"
+    assert archive.objects["digests/dt=2026-11-20/digest.txt"].decode() == deps.notifier.sent[0][1]
+
+
+def test_the_html_is_well_formed_with_the_expected_rows_and_chart() -> None:
+    # Given / When the digest runs
+    deps = digest_deps(RUN_AT, queries=busy_day())
+    send_digest(DigestRequest(), deps)
+    html = deps.mailer.sent[0][1]
+    # Then it parses as XML (well-formed), escapes the key and links to the console
+    root = ET.fromstring(html.split("\n", 1)[1])
+    tables = {t.get("class"): t for t in root.iter(f"{XHTML}table")}
+    top_rows = tables["top-flagged"].findall(f"{XHTML}tr")[1:]
+    assert len(top_rows) == 2
+    cells = list(top_rows[1].iter(f"{XHTML}td"))
+    assert cells[0].text == "91.0%" and cells[1].text == "62:05"
+    link = cells[3].find(f"{XHTML}a")
+    assert link is not None and link.text == "s3://media/reviews/ünïcode & <tags>.mp4"
+    assert link.get("href", "").startswith("https://eu-west-1.console.aws.amazon.com/s3/object/media?")
+    category_rows = [[c.text for c in row] for row in tables["categories"].findall(f"{XHTML}tr")[1:]]
+    assert category_rows == [["Violence", "3", "4"], ["Explicit", "1", "2"]]
+    # And the chart has a moderated and a flagged bar per day, heights proportional to the counts
+    svg = root.find(f".//{SVG}svg")
+    assert svg is not None
+    bars = {(r.get("data-day"), r.get("class")): r for r in svg.iter(f"{SVG}rect")}
+    assert len(bars) == 14
+    tallest = float(bars[("2026-11-20", "bar moderated")].get("height", "0"))
+    assert tallest == pytest.approx(102.0)  # the busiest day fills the plot
+    assert float(bars[("2026-11-14", "bar moderated")].get("height", "0")) == pytest.approx(tallest * 4 / 6, abs=0.1)
+    assert float(bars[("2026-11-20", "bar flagged")].get("height", "0")) == pytest.approx(tallest * 3 / 6, abs=0.1)
+    assert float(bars[("2026-11-15", "bar flagged")].get("height", "-1")) == 0
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"date": "20-11-2026"}, "'date' must be yyyy-mm-dd"),
+        ({"force": "yes"}, "'force' must be true or false"),
+        ({"day": "2026-11-20"}, "unknown keys"),
+        ([1, 2], "expected a JSON object"),
+    ],
+)
+def test_a_bad_request_gets_a_clear_error(event: Any, message: str) -> None:
+    # Given / When / Then a malformed invocation fails before any query runs
+    with pytest.raises(InvalidDigestRequest, match=message):
+        DigestRequest.from_event(event)
+
+
+def test_a_request_names_a_day_and_force() -> None:
+    assert DigestRequest.from_event({}) == DigestRequest()
+    assert DigestRequest.from_event({"date": "2026-11-02", "force": True}) == DigestRequest(date(2026, 11, 2), True)
