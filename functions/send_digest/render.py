@@ -164,6 +164,14 @@ def render_html(digest: Digest) -> str:
     body += [
         '<h2 style="font-size:16px">Last 7 days: moderated (grey) and flagged (red)</h2>',
         trend_svg(digest.trend),
+        # The same numbers as a table: some clients (Gmail among them) do not render inline SVG.
+        '<table class="trend" style="border-collapse:collapse;font-size:12px">',
+        _row(["Day", "Moderated", "Flagged", "Failed", "Skipped"], header=True),
+        *(
+            _row([d.day.strftime("%a %Y-%m-%d"), str(d.moderated), str(d.flagged), str(d.failed), str(d.skipped)])
+            for d in digest.trend
+        ),
+        "</table>",
     ]
     return (
         '<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml" lang="en"><head><meta charset="utf-8"/>'

@@ -271,6 +271,10 @@ def test_the_html_is_well_formed_with_the_expected_rows_and_chart() -> None:
     assert float(bars[("2026-11-14", "bar moderated")].get("height", "0")) == pytest.approx(tallest * 4 / 6, abs=0.1)
     assert float(bars[("2026-11-20", "bar flagged")].get("height", "0")) == pytest.approx(tallest * 3 / 6, abs=0.1)
     assert float(bars[("2026-11-15", "bar flagged")].get("height", "-1")) == 0
+    # And the numbers stand under the chart as a table, for clients that do not render SVG
+    trend_rows = [[c.text for c in row] for row in tables["trend"].findall(f"{XHTML}tr")[1:]]
+    assert trend_rows[0] == ["Sat 2026-11-14", "4", "1", "0", "0"]
+    assert trend_rows[-1] == ["Fri 2026-11-20", "6", "3", "2", "1"]
 
 
 @pytest.mark.parametrize(
