@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,13 @@ from functions.common.taxonomy import TOP_LEVEL_CATEGORIES
 FALLBACK_REGION = "us-east-1"
 AGGREGATE_BY_VALUES = ("TIMESTAMPS", "SEGMENTS")
 EPHEMERAL_STAGE = "dev"  # the only stage whose data is deleted with the stack
+# Athena refuses a per-query bytes-scanned cutoff below 10 MB.
+MIN_BYTES_SCANNED_CUTOFF = 10_000_000
+DAILY_TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+# EventBridge Scheduler: rate(<n> minute|minutes|hour|hours|day|days) and six-field cron(...).
+RATE_EXPRESSION = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)")
+CRON_EXPRESSION = re.compile(r"cron\((?P<fields>[^()]+)\)")
+QUICKSIGHT_PRINCIPAL = re.compile(r"arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/\S+")
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION: Mapping[int, logs.RetentionDays] = {
@@ -62,6 +70,14 @@ CONTEXT_KEYS = (
     "start_max_concurrency",
     "powertools_layer_arn",
     "pandas_layer_arns",
+    "athena_results_retention_days",
+    "athena_bytes_scanned_cutoff",
+    "quicksight_principal_arn",
+    "digest_emails",
+    "digest_schedule",
+    "digest_timezone",
+    "digest_sender",
+    "digest_skip_empty",
 )
 
 
@@ -86,6 +102,14 @@ class PipelineConfig:
     start_max_concurrency: int
     powertools_layer_arn: str
     pandas_layer_arn: str
+    athena_results_retention_days: int
+    athena_bytes_scanned_cutoff: int
+    quicksight_principal_arn: str
+    digest_emails: tuple[str, ...]
+    digest_schedule: str
+    digest_timezone: str
+    digest_sender: str
+    digest_skip_empty: bool
 
     @classmethod
     def from_context(cls, node: Node, environ: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -126,6 +150,14 @@ class PipelineConfig:
             start_max_concurrency=_integer(raw, "start_max_concurrency"),
             powertools_layer_arn=_text(raw, "powertools_layer_arn").replace("{region}", region),
             pandas_layer_arn=str(pandas_layer_arns[region]),
+            athena_results_retention_days=_integer(raw, "athena_results_retention_days"),
+            athena_bytes_scanned_cutoff=_integer(raw, "athena_bytes_scanned_cutoff"),
+            quicksight_principal_arn=_text(raw, "quicksight_principal_arn").strip(),
+            digest_emails=_strings(raw, "digest_emails"),
+            digest_schedule=_text(raw, "digest_schedule").strip(),
+            digest_timezone=_text(raw, "digest_timezone").strip(),
+            digest_sender=_text(raw, "digest_sender").strip(),
+            digest_skip_empty=_boolean(raw, "digest_skip_empty"),
         )
         config.validate()
         return config
@@ -150,9 +182,11 @@ class PipelineConfig:
         for suffix in self.video_suffixes:
             if not suffix.isascii() or not suffix.isalnum():
                 raise ValueError(f"video_suffixes entry {suffix!r}: use letters and digits only, without the dot")
-        for email in self.alarm_emails:
-            if "@" not in email.strip("@"):
-                raise ValueError(f"alarm_emails entry {email!r} is not an email address")
+        for name in ("alarm_emails", "digest_emails"):
+            for email in getattr(self, name):
+                _check_email(f"{name} entry", email)
+        if self.digest_sender:
+            _check_email("digest_sender", self.digest_sender)
         if self.log_retention_days not in LOG_RETENTION:
             raise ValueError(
                 f"log_retention_days {self.log_retention_days}: CloudWatch Logs accepts {sorted(LOG_RETENTION)}"
@@ -164,6 +198,26 @@ class PipelineConfig:
                 raise ValueError(f"{name} is empty")
         if self.event_source.startswith("aws."):
             raise ValueError(f"event_source {self.event_source!r}: EventBridge reserves sources starting with 'aws.'")
+        if self.athena_results_retention_days < 1:
+            raise ValueError(
+                f"athena_results_retention_days {self.athena_results_retention_days}: keep query results at least 1 day"
+            )
+        if self.athena_bytes_scanned_cutoff < MIN_BYTES_SCANNED_CUTOFF:
+            raise ValueError(
+                f"athena_bytes_scanned_cutoff {self.athena_bytes_scanned_cutoff}: Athena's smallest per-query cutoff "
+                f"is 10 MB ({MIN_BYTES_SCANNED_CUTOFF} bytes)"
+            )
+        if self.quicksight_principal_arn and not QUICKSIGHT_PRINCIPAL.fullmatch(self.quicksight_principal_arn):
+            raise ValueError(
+                f"quicksight_principal_arn {self.quicksight_principal_arn!r}: use a QuickSight user or group ARN, "
+                'e.g. arn:aws:quicksight:us-east-1:123456789012:user/default/alice, or "" for no QuickSight'
+            )
+        schedule_expression(self.digest_schedule)
+        if not _is_time_zone(self.digest_timezone):
+            raise ValueError(
+                f"digest_timezone {self.digest_timezone!r}: use an IANA time zone name such as UTC, Europe/Paris "
+                "or Asia/Tokyo"
+            )
 
     @property
     def is_ephemeral(self) -> bool:
@@ -181,9 +235,36 @@ class PipelineConfig:
         return LOG_RETENTION[self.log_retention_days]
 
     @property
+    def digest_schedule_expression(self) -> str:
+        """digest_schedule as an EventBridge Scheduler expression."""
+        return schedule_expression(self.digest_schedule)
+
+    @property
+    def athena_workgroup_name(self) -> str:
+        """The stage's Athena workgroup: modlake-<stage>."""
+        return f"modlake-{self.stage}"
+
+    @property
     def glue_database_name(self) -> str:
         """Glue names allow no hyphens: modlake_<stage>."""
         return f"modlake_{self.stage}".replace("-", "_")
+
+
+def schedule_expression(schedule: str) -> str:
+    """HH:MM → a daily cron at that local time; cron(...) and rate(...) pass through once checked."""
+    daily = DAILY_TIME.fullmatch(schedule)
+    if daily:
+        return f"cron({int(daily.group(2))} {int(daily.group(1))} * * ? *)"
+    if RATE_EXPRESSION.fullmatch(schedule) and _rate_unit_agrees(schedule):
+        return schedule
+    cron = CRON_EXPRESSION.fullmatch(schedule)
+    if cron and _cron_fields_valid(cron.group("fields").split()):
+        return schedule
+    raise ValueError(
+        f"digest_schedule {schedule!r}: use HH:MM (daily, in digest_timezone), "
+        "cron(minutes hours day-of-month month day-of-week year) with ? in day-of-month or day-of-week, "
+        "or rate(<n> minutes|hours|days)"
+    )
 
 
 def _text(raw: Mapping[str, Any], key: str) -> str:
@@ -212,6 +293,16 @@ def _float(value: Any, name: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+def _boolean(raw: Mapping[str, Any], key: str) -> bool:
+    """true/false from JSON context or from a `-c key=true` string."""
+    value = raw[key]
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    return value
 
 
 def _parsed(raw: Mapping[str, Any], key: str) -> Any:
@@ -251,3 +342,30 @@ def _check_category(name: str, category: str) -> None:
         raise ValueError(
             f"{name}: {category!r} is not a top-level moderation category; use one of {', '.join(TOP_LEVEL_CATEGORIES)}"
         )
+
+
+def _check_email(name: str, email: str) -> None:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise ValueError(f"{name} {email!r} is not an email address")
+
+
+def _is_time_zone(name: str) -> bool:
+    """An IANA zone name this machine's time zone database knows (what Scheduler and the digest expect)."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return name in zoneinfo.available_timezones()
+
+
+def _rate_unit_agrees(expression: str) -> bool:
+    """Scheduler wants the singular unit for 1 and the plural otherwise: rate(1 day), rate(2 days)."""
+    match = RATE_EXPRESSION.fullmatch(expression)
+    if match is None:
+        return False
+    return (match.group("value") == "1") != match.group("unit").endswith("s")
+
+
+def _cron_fields_valid(fields: list[str]) -> bool:
+    """Six fields, and exactly one of day-of-month and day-of-week is ?."""
+    return len(fields) == 6 and (fields[2] == "?") != (fields[4] == "?")

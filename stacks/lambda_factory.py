@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, IgnoreMode, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -50,6 +51,18 @@ def _environment_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def business_metric(folder: str, metric_name: str, *, period: Duration) -> cloudwatch.Metric:
+    """A count the function in functions/<folder> emits through Powertools (dimension service = the folder)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"service": folder},
+        statistic=cloudwatch.Stats.SUM,
+        period=period,
+        label=f"{metric_name} ({folder})",
+    )
 
 
 def queue_visibility_timeout(function_timeout: Duration) -> Duration:

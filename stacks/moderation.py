@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
-from aws_cdk import Acknowledgment, CfnElement, Duration, Stack, Validations
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -15,12 +13,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from glue import LABELS, VIDEOS
 from glue.schema import STAGING_PREFIX
 from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, queue_visibility_timeout, settings_environment
+from stacks.nag import S3_GRANT_REASONS, S3_READ_ACTIONS, acknowledge, arn_finding, bucket_findings
 from stacks.queues import secure_queue
 
 START_FUNCTION_TIMEOUT = Duration.seconds(60)
@@ -29,15 +28,12 @@ COLLECT_MAX_RECEIVE_COUNT = 3
 # Neither API supports resource-level permissions, so their statements must use resource "*".
 START_JOB_ACTION = "rekognition:StartContentModeration"
 GET_RESULTS_ACTION = "rekognition:GetContentModeration"
-# Why each wildcard action a CDK bucket grant brings is acceptable (cdk-nag AwsSolutions-IAM5).
-_S3_ACTION_REASONS = {
-    "s3:GetBucket*": "bucket.grant_read: CDK's read action set, on this function's bucket and prefixes only",
-    "s3:GetObject*": "bucket.grant_read: CDK's read action set, on this function's bucket and prefixes only",
-    "s3:List*": "bucket.grant_read: CDK's read action set, on this function's bucket and prefixes only",
-    "s3:Abort*": "bucket.grant_put: aborting its own multipart uploads, under this function's prefixes only",
+START_FOLDER = "start_moderation"
+COLLECT_FOLDER = "collect_results"
+_COLLECT_S3_REASONS = {
+    **S3_GRANT_REASONS,
     "s3:DeleteObject*": f"bucket.grant_delete: staged Parquet parts under {STAGING_PREFIX}* only",
 }
-S3_READ_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")
 
 
 class Moderation(Construct):
@@ -99,7 +95,7 @@ class Moderation(Construct):
         )
         # sns:Publish on this topic, plus kms:Decrypt and kms:GenerateDataKey* on this topic's key.
         self.completion_topic.grant_publish(self.rekognition_role)
-        _acknowledge(
+        acknowledge(
             self.rekognition_role,
             {
                 "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
@@ -122,7 +118,7 @@ class Moderation(Construct):
         )
         # Completions SNS could not deliver to the collect queue land here.
         self.completion_delivery_dead_letter_queue = secure_queue(self, "CompletionDeliveryDeadLetterQueue")
-        _acknowledge(
+        acknowledge(
             self.completion_delivery_dead_letter_queue,
             {"AwsSolutions-SQS3": "this queue is the dead-letter queue of the completion topic's SQS subscription"},
         )
@@ -145,7 +141,7 @@ class Moderation(Construct):
         function = self._factory.function(
             self,
             "StartModeration",
-            folder="start_moderation",
+            folder=START_FOLDER,
             description="modlake: starts a Rekognition content moderation job per uploaded video",
             timeout=START_FUNCTION_TIMEOUT,
             memory_size=512,
@@ -178,15 +174,15 @@ class Moderation(Construct):
         # No grant exists and StartContentModeration has no resource-level permissions: resource must be "*".
         function.add_to_role_policy(iam.PolicyStatement(actions=[START_JOB_ACTION], resources=["*"]))
         self.rekognition_role.grant_pass_role(function.grant_principal)
-        _acknowledge(
+        acknowledge(
             function.role,
             {
                 **_wildcard_resource_finding(START_JOB_ACTION),
                 **_table_findings(videos_table),
-                **_bucket_findings(
+                **bucket_findings(
                     media_bucket, {"*": "any uploaded video, which Rekognition reads as the caller"}, S3_READ_ACTIONS
                 ),
-                **_bucket_findings(
+                **bucket_findings(
                     analytics_bucket, {f"{VIDEOS.prefix}*": "rows of videos skipped before a job"}, ["s3:Abort*"]
                 ),
             },
@@ -203,7 +199,7 @@ class Moderation(Construct):
         function = self._factory.function(
             self,
             "CollectResults",
-            folder="collect_results",
+            folder=COLLECT_FOLDER,
             description="modlake: stores a finished Rekognition job's labels in DynamoDB and the Parquet lake",
             timeout=COLLECT_FUNCTION_TIMEOUT,
             memory_size=2048,
@@ -238,33 +234,20 @@ class Moderation(Construct):
         # No grant exists and GetContentModeration has no resource-level permissions: resource must be "*".
         function.add_to_role_policy(iam.PolicyStatement(actions=[GET_RESULTS_ACTION], resources=["*"]))
         events.EventBus.from_event_bus_name(self, "EventBus", config.event_bus_name).grant_put_events_to(function)
-        _acknowledge(
+        acknowledge(
             function.role,
             {
                 **_wildcard_resource_finding(GET_RESULTS_ACTION),
                 **_table_findings(videos_table),
-                **_bucket_findings(
-                    analytics_bucket, lake_patterns, [*S3_READ_ACTIONS, "s3:Abort*", "s3:DeleteObject*"]
+                **bucket_findings(
+                    analytics_bucket,
+                    lake_patterns,
+                    [*S3_READ_ACTIONS, "s3:Abort*", "s3:DeleteObject*"],
+                    _COLLECT_S3_REASONS,
                 ),
             },
         )
         return function
-
-
-def _acknowledge(construct: IConstruct | None, findings: Mapping[str, str]) -> None:
-    """Acknowledge cdk-nag findings one at a time, each with its own reason."""
-    if construct is None:
-        raise ValueError("nothing to acknowledge findings on")
-    for finding, reason in findings.items():
-        Validations.of(construct).acknowledge(Acknowledgment(id=finding, reason=reason))
-
-
-def _arn_finding(resource: IConstruct, suffix: str) -> str:
-    """The IAM5 finding id cdk-nag reports for the resource `<ARN><suffix>` (it names the resource's logical id)."""
-    cfn = resource.node.default_child
-    if not isinstance(cfn, CfnElement):
-        raise TypeError(f"{resource.node.path} has no CloudFormation resource")
-    return f"AwsSolutions-IAM5[Resource::<{Stack.of(resource).get_logical_id(cfn)}.Arn>{suffix}]"
 
 
 def _wildcard_resource_finding(rekognition_action: str) -> dict[str, str]:
@@ -278,15 +261,7 @@ def _wildcard_resource_finding(rekognition_action: str) -> dict[str, str]:
 
 def _table_findings(table: dynamodb.ITable) -> dict[str, str]:
     return {
-        _arn_finding(table, "/index/*"): (
+        arn_finding(table, "/index/*"): (
             "table.grant_read_write_data includes the videos table's own GSIs, which IAM addresses as <table>/index/*"
         )
     }
-
-
-def _bucket_findings(bucket: s3.IBucket, patterns: Mapping[str, str], actions: Iterable[str]) -> dict[str, str]:
-    """Findings of bucket grants: the wildcard actions, and each object pattern with what lives there."""
-    findings = {f"AwsSolutions-IAM5[Action::{action}]": _S3_ACTION_REASONS[action] for action in actions}
-    for pattern, contents in patterns.items():
-        findings[_arn_finding(bucket, f"/{pattern}")] = f"{pattern} holds {contents}; keys are only known at run time"
-    return findings

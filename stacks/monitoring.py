@@ -1,4 +1,4 @@
-"""Alarms that tell operators when videos are stuck or failing, by email through an ops topic."""
+"""Alarms that tell operators when videos are stuck or failing (by email through an ops topic), and a dashboard."""
 
 from __future__ import annotations
 
@@ -16,13 +16,19 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import PipelineConfig
+from stacks.digest import DIGEST_FOLDER
+from stacks.lambda_factory import business_metric
+from stacks.moderation import COLLECT_FOLDER, START_FOLDER
 
 ALARM_PERIOD = Duration.minutes(5)
 START_QUEUE_MAX_AGE = Duration.hours(1)
+DASHBOARD_PERIOD = Duration.minutes(5)
+WIDGET_WIDTH = 12  # two graphs per dashboard row (24 columns)
 
 
 class Monitoring(Construct):
-    """An ops topic and one alarm per dead-letter queue, per function, and on the start queue's backlog age."""
+    """An ops topic, one alarm per dead-letter queue, per function and on the start queue's backlog age, and the
+    stage's dashboard."""
 
     def __init__(
         self,
@@ -33,6 +39,8 @@ class Monitoring(Construct):
         dead_letter_queues: Mapping[str, sqs.IQueue],
         functions: Mapping[str, lambda_.IFunction],
         start_queue: sqs.IQueue,
+        collect_queue: sqs.IQueue,
+        athena_workgroup: str,
     ) -> None:
         super().__init__(scope, construct_id)
         key = kms.Key(
@@ -79,6 +87,85 @@ class Monitoring(Construct):
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             description="modlake: videos have waited over an hour to start (job slots exhausted or starts failing)",
         )
+        self.dashboard = self._dashboard(
+            config,
+            queues={"StartQueue": start_queue, "CollectQueue": collect_queue},
+            dead_letter_queues=dead_letter_queues,
+            functions=functions,
+            athena_workgroup=athena_workgroup,
+        )
+
+    def _dashboard(
+        self,
+        config: PipelineConfig,
+        *,
+        queues: Mapping[str, sqs.IQueue],
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        functions: Mapping[str, lambda_.IFunction],
+        athena_workgroup: str,
+    ) -> cloudwatch.Dashboard:
+        """Throughput, backlog, failures and Athena spend of the stage on one page."""
+        period = DASHBOARD_PERIOD
+
+        def graph(title: str, metrics: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(title=title, left=metrics, width=WIDGET_WIDTH)
+
+        def visible(queue: sqs.IQueue, name: str) -> cloudwatch.IMetric:
+            return queue.metric_approximate_number_of_messages_visible(
+                period=period, statistic=cloudwatch.Stats.MAXIMUM, label=name
+            )
+
+        # AWS/Athena ProcessedBytes carries QueryState and QueryType dimensions besides WorkGroup: SEARCH sums
+        # every combination of this workgroup.
+        athena_bytes = cloudwatch.MathExpression(
+            expression=(
+                'SEARCH(\'{AWS/Athena,QueryState,QueryType,WorkGroup} MetricName="ProcessedBytes" '
+                f"WorkGroup=\"{athena_workgroup}\"', 'Sum', {int(period.to_seconds())})"
+            ),
+            using_metrics={},
+            label="bytes scanned",
+            period=period,
+        )
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"modlake-{config.stage}")
+        dashboard.add_widgets(
+            graph(
+                "Videos moderated and flagged",
+                [
+                    business_metric(COLLECT_FOLDER, "VideosModerated", period=period),
+                    business_metric(COLLECT_FOLDER, "VideosFlagged", period=period),
+                ],
+            ),
+            graph(
+                "Failed messages and digests sent",
+                [
+                    business_metric(START_FOLDER, "MessagesFailed", period=period),
+                    business_metric(COLLECT_FOLDER, "MessagesFailed", period=period),
+                    business_metric(DIGEST_FOLDER, "DigestsSent", period=period),
+                ],
+            ),
+        )
+        dashboard.add_widgets(
+            graph("Queue depth", [visible(queue, name) for name, queue in queues.items()]),
+            graph("Dead-letter queues", [visible(queue, name) for name, queue in dead_letter_queues.items()]),
+        )
+        dashboard.add_widgets(
+            graph(
+                "Lambda errors",
+                [
+                    function.metric_errors(period=period, statistic=cloudwatch.Stats.SUM, label=name)
+                    for name, function in functions.items()
+                ],
+            ),
+            graph(
+                "Lambda duration (max)",
+                [
+                    function.metric_duration(period=period, statistic=cloudwatch.Stats.MAXIMUM, label=name)
+                    for name, function in functions.items()
+                ],
+            ),
+        )
+        dashboard.add_widgets(graph(f"Athena bytes scanned ({athena_workgroup})", [athena_bytes]))
+        return dashboard
 
     def _alarm(
         self,

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.analytics import Analytics
 from stacks.config import PipelineConfig
+from stacks.digest import Digest
 from stacks.ingest import Ingest
 from stacks.lambda_factory import LambdaFactory
 from stacks.moderation import START_FUNCTION_TIMEOUT, Moderation
@@ -17,7 +18,7 @@ from stacks.storage import Storage
 
 
 class PipelineStack(Stack):
-    """Composes storage, ingest, moderation, analytics and monitoring; creates no resources itself."""
+    """Composes storage, ingest, moderation, analytics, digest and monitoring; creates no resources itself."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description=f"modlake {config.stage}: video moderation", **kwargs)
@@ -25,24 +26,50 @@ class PipelineStack(Stack):
         ingest = Ingest(
             self, "Ingest", config=config, media_bucket=storage.media_bucket, consumer_timeout=START_FUNCTION_TIMEOUT
         )
+        lambda_factory = LambdaFactory(self, "LambdaFactory", config=config)
         moderation = Moderation(
             self,
             "Moderation",
             config=config,
-            lambda_factory=LambdaFactory(self, "LambdaFactory", config=config),
+            lambda_factory=lambda_factory,
             media_bucket=storage.media_bucket,
             analytics_bucket=storage.analytics_bucket,
             videos_table=storage.videos_table,
             start_queue=ingest.start_queue,
         )
-        analytics = Analytics(self, "Analytics", config=config, analytics_bucket=storage.analytics_bucket)
+        analytics = Analytics(
+            self,
+            "Analytics",
+            config=config,
+            analytics_bucket=storage.analytics_bucket,
+            results_bucket=storage.athena_results_bucket,
+        )
+        digest = Digest(
+            self,
+            "Digest",
+            config=config,
+            lambda_factory=lambda_factory,
+            videos_table=storage.videos_table,
+            analytics_bucket=storage.analytics_bucket,
+            athena_results_bucket=storage.athena_results_bucket,
+            glue_database=analytics.database_name,
+            glue_tables=[*analytics.tables, *analytics.views],
+            athena_workgroup=analytics.workgroup.ref,
+            athena_workgroup_arn=analytics.workgroup_arn,
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
             config=config,
-            dead_letter_queues={**ingest.dead_letter_queues, **moderation.dead_letter_queues},
-            functions=moderation.functions,
+            dead_letter_queues={
+                **ingest.dead_letter_queues,
+                **moderation.dead_letter_queues,
+                **digest.dead_letter_queues,
+            },
+            functions={**moderation.functions, **digest.functions},
             start_queue=ingest.start_queue,
+            collect_queue=moderation.collect_queue,
+            athena_workgroup=analytics.workgroup_name,
         )
         outputs = {
             "MediaBucketName": storage.media_bucket.bucket_name,
@@ -53,6 +80,11 @@ class PipelineStack(Stack):
             "CollectQueueUrl": moderation.collect_queue.queue_url,
             "RekognitionTopicArn": moderation.completion_topic.topic_arn,
             "OpsTopicArn": monitoring.ops_topic.topic_arn,
+            "AthenaWorkGroupName": analytics.workgroup.ref,
+            "AthenaResultsBucketName": storage.athena_results_bucket.bucket_name,
+            "DigestTopicArn": digest.topic.topic_arn,
+            "DigestFunctionName": digest.function.function_name,
+            "DashboardName": monitoring.dashboard.dashboard_name,
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

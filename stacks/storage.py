@@ -20,7 +20,7 @@ _ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeT
 
 
 class Storage(Construct):
-    """The media bucket (input), the analytics bucket (Parquet lake), their access logs and the videos table."""
+    """The media (input), analytics (Parquet lake) and Athena results buckets, their access logs, the videos table."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig) -> None:
         super().__init__(scope, construct_id)
@@ -50,6 +50,19 @@ class Storage(Construct):
             server_access_logs_prefix="analytics/",
             lifecycle_rules=[
                 s3.LifecycleRule(id="ExpireStaging", prefix=STAGING_PREFIX, expiration=STAGING_EXPIRY),
+            ],
+        )
+        # Athena writes every query's result here; results are cache, not data, so they expire.
+        self.athena_results_bucket = self._bucket(
+            "AthenaResultsBucket",
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="athena-results/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireQueryResults",
+                    expiration=Duration.days(config.athena_results_retention_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
             ],
         )
         self.videos_table = self._videos_table()

@@ -48,7 +48,7 @@ def build_deps(settings: DigestSettings, time_left_ms: Any) -> DigestDeps:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    """Send one day's digest; a bad request fails with a clear message, a failed send is retried by the scheduler."""
+    """Send one day's digest; a bad request fails clearly, a failed run is retried by Lambda, then dead-lettered."""
     request = DigestRequest.from_event(event)
     once.config.register_lambda_context(context)  # an interrupted run's lock expires with the invocation
     result = send_digest(request, build_deps(settings, context.get_remaining_time_in_millis))

@@ -7,6 +7,8 @@ import pytest
 from tests.infra.synth import Synth, synthesize
 
 PREFIX = "uploads/in*box\\"  # a * and a \ that must be escaped in EventBridge wildcards
+QUICKSIGHT_PRINCIPAL = "arn:aws:quicksight:eu-west-1:123456789012:user/default/analyst"
+DIGEST_SENDER = "digest@mail.example.com"
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +19,8 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """A retained stage with a key prefix, alarm emails and per-category thresholds."""
+    """A retained stage with a key prefix, alarm emails, per-category thresholds, a Tokyo-time digest sent
+    through SES too, QuickSight datasets and a tighter Athena cutoff and result retention."""
     return synthesize(
         tmp_path_factory.mktemp("cdk-prod"),
         stage="prod",
@@ -28,4 +31,12 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         category_thresholds={"Violence": 60, "Alcohol": 95.5},
         ignored_categories=["Swimwear or Underwear"],
         aggregate_by="SEGMENTS",
+        digest_emails=["digest@example.com", "safety-team@example.com"],
+        digest_sender=DIGEST_SENDER,
+        digest_timezone="Asia/Tokyo",
+        digest_schedule="07:30",
+        digest_skip_empty=True,
+        quicksight_principal_arn=QUICKSIGHT_PRINCIPAL,
+        athena_bytes_scanned_cutoff=1_000_000_000,
+        athena_results_retention_days=7,
     )

@@ -86,6 +86,23 @@ def test_command_line_strings_are_converted() -> None:
         ({"event_source": "aws.s3"}, "EventBridge reserves sources starting with 'aws.'"),
         ({"log_retention_days": 30.5}, "log_retention_days must be a whole number"),
         ({"region": "mars-north-1"}, "pandas_layer_arns has no entry for region 'mars-north-1'"),
+        ({"digest_timezone": "Mars/Olympus_Mons"}, "digest_timezone 'Mars/Olympus_Mons': use an IANA time zone"),
+        ({"digest_timezone": "utc"}, "digest_timezone 'utc': use an IANA time zone"),
+        ({"digest_timezone": ""}, "digest_timezone '': use an IANA time zone"),
+        ({"digest_schedule": "8am"}, "digest_schedule '8am': use HH:MM (daily, in digest_timezone)"),
+        ({"digest_schedule": "24:00"}, "digest_schedule '24:00'"),
+        ({"digest_schedule": "07:60"}, "digest_schedule '07:60'"),
+        ({"digest_schedule": "cron(0 8 * * *)"}, "digest_schedule 'cron(0 8 * * *)'"),
+        ({"digest_schedule": "cron(0 8 * * MON *)"}, "with ? in day-of-month or day-of-week"),
+        ({"digest_schedule": "rate(1 days)"}, "digest_schedule 'rate(1 days)'"),
+        ({"digest_schedule": "rate(0 hours)"}, "digest_schedule 'rate(0 hours)'"),
+        ({"athena_bytes_scanned_cutoff": 9_999_999}, "athena_bytes_scanned_cutoff 9999999: Athena's smallest"),
+        ({"athena_bytes_scanned_cutoff": "10 GB"}, "athena_bytes_scanned_cutoff must be a number"),
+        ({"athena_results_retention_days": 0}, "athena_results_retention_days 0: keep query results at least 1 day"),
+        ({"digest_emails": ["team"]}, "digest_emails entry 'team' is not an email address"),
+        ({"digest_sender": "modlake"}, "digest_sender 'modlake' is not an email address"),
+        ({"digest_skip_empty": "yes"}, "digest_skip_empty must be true or false"),
+        ({"quicksight_principal_arn": "alice"}, "quicksight_principal_arn 'alice': use a QuickSight user or group ARN"),
     ],
 )
 def test_invalid_values_are_refused_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
@@ -93,6 +110,53 @@ def test_invalid_values_are_refused_with_a_clear_message(overrides: dict[str, An
     with pytest.raises(ValueError) as error:
         _config(**overrides)
     assert message in str(error.value)
+
+
+def test_digest_and_athena_defaults() -> None:
+    # Given cdk.json's context / When the config is read
+    config = _config()
+    # Then the digest goes out daily at 08:00 UTC to nobody through SNS only, and Athena stops a query at 10 GiB
+    assert (config.digest_schedule, config.digest_schedule_expression) == ("08:00", "cron(0 8 * * ? *)")
+    assert config.digest_timezone == "UTC"
+    assert (config.digest_emails, config.digest_sender, config.digest_skip_empty) == ((), "", False)
+    assert config.athena_bytes_scanned_cutoff == 10 * 1024**3
+    assert config.athena_results_retention_days == 30
+    assert config.athena_workgroup_name == "modlake-dev"
+    assert config.quicksight_principal_arn == ""
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expression"),
+    [
+        ("07:30", "cron(30 7 * * ? *)"),
+        ("7:05", "cron(5 7 * * ? *)"),
+        ("00:00", "cron(0 0 * * ? *)"),
+        ("23:59", "cron(59 23 * * ? *)"),
+        ("cron(0 9 ? * MON-FRI *)", "cron(0 9 ? * MON-FRI *)"),
+        ("rate(1 day)", "rate(1 day)"),
+        ("rate(12 hours)", "rate(12 hours)"),
+    ],
+)
+def test_digest_schedule_becomes_a_scheduler_expression(schedule: str, expression: str) -> None:
+    # Given HH:MM, a cron or a rate / When the config is read / Then Scheduler gets the expression it expects
+    assert _config(digest_schedule=schedule).digest_schedule_expression == expression
+
+
+def test_digest_values_from_the_command_line_are_converted() -> None:
+    # Given digest values as `cdk deploy -c key=value` passes them: all strings
+    config = _config(
+        digest_emails="a@example.com, b@example.com",
+        digest_skip_empty="true",
+        digest_timezone="Europe/Paris",
+        athena_bytes_scanned_cutoff="10000000",
+        quicksight_principal_arn="arn:aws:quicksight:us-east-1:123456789012:group/default/analysts",
+    )
+    # Then they are typed and accepted (10 MB is Athena's smallest cutoff)
+    assert config.digest_emails == ("a@example.com", "b@example.com")
+    assert config.digest_skip_empty is True
+    assert config.digest_timezone == "Europe/Paris"
+    assert config.athena_bytes_scanned_cutoff == 10_000_000
+    assert config.quicksight_principal_arn.endswith(":group/default/analysts")
 
 
 def test_an_unmapped_region_error_tells_how_to_add_a_layer() -> None:

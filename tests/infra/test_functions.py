@@ -6,13 +6,17 @@ import json
 
 import pytest
 
-from functions.common.settings import CollectSettings, EnvSettings, StartSettings
+from functions.common.settings import CollectSettings, DigestSettings, EnvSettings, StartSettings
 from tests.infra.synth import Synth, render
 
 pytestmark = pytest.mark.slow
 
 POWERTOOLS_KEYS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
-SETTINGS: dict[str, type[EnvSettings]] = {"start_moderation": StartSettings, "collect_results": CollectSettings}
+SETTINGS: dict[str, type[EnvSettings]] = {
+    "start_moderation": StartSettings,
+    "collect_results": CollectSettings,
+    "send_digest": DigestSettings,
+}
 
 
 @pytest.mark.parametrize("folder", SETTINGS)
@@ -85,11 +89,13 @@ def test_every_function_shares_runtime_tracing_logging_layers_and_code(
 
 
 def test_timeouts_and_memory(dev: Synth) -> None:
-    # Given the two functions / Then starting is short and small, collecting long and large
+    # Given the three functions / Then starting is short and small, collecting long and large, the digest in between
     start = dev.function("start_moderation")[1]["Properties"]
     collect = dev.function("collect_results")[1]["Properties"]
+    digest = dev.function("send_digest")[1]["Properties"]
     assert (start["Timeout"], start["MemorySize"]) == (60, 512)
     assert (collect["Timeout"], collect["MemorySize"]) == (900, 2048)
+    assert (digest["Timeout"], digest["MemorySize"]) == (300, 512)
 
 
 def _event_source(synth: Synth, folder: str) -> dict[str, object]:

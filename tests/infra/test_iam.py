@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+import queries
+from glue import TABLES
+from tests.infra.conftest import DIGEST_SENDER
 from tests.infra.synth import Synth, as_list, render
 
 pytestmark = pytest.mark.slow
@@ -170,3 +173,143 @@ def test_function_roles_write_only_their_own_logs_and_use_no_managed_policies(de
         # Then logs go to the function's own log group and no AWS managed policy is attached
         assert "ManagedPolicyArns" not in dev.resources_json[role_id]["Properties"]
         assert {r for a, r in _grants(dev, role_id) if a.startswith("logs:")} == {f"<{log_group}.Arn>"}
+
+
+# Everything send_digest may do. X-Ray's two actions are the only ones on resource "*" (no resource-level
+# permissions); every other action names the workgroup, the catalog entries, the buckets, the table, the topic,
+# its key or the SES identities.
+DIGEST_ACTIONS = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "athena:StartQueryExecution",
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:StopQueryExecution",
+    "glue:GetDatabase",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    # the asynchronous-invocation failure destination: the schedule's DLQ
+    "sqs:SendMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    # bucket.grant_read: the lake's table prefixes and the Athena results
+    "s3:GetBucket*",
+    "s3:GetObject*",
+    "s3:List*",
+    # bucket.grant_put: digests/ in the lake and the Athena results
+    "s3:PutObject",
+    "s3:PutObjectLegalHold",
+    "s3:PutObjectRetention",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:Abort*",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "sns:Publish",
+    "kms:Decrypt",
+    "kms:GenerateDataKey*",
+    "ses:SendEmail",
+}
+
+
+@pytest.mark.parametrize("synth_name", ["dev", "prod"])
+def test_send_digest_allows_only_the_digest_actions(synth_name: str, request: pytest.FixtureRequest) -> None:
+    # Given send_digest's grants
+    synth: Synth = request.getfixturevalue(synth_name)
+    grants = _grants(synth, _role_of(synth, "send_digest"))
+    actions = {a for a, _ in grants}
+    # Then no action is outside the digest's list, "*" is X-Ray's alone, and SES only when a sender is configured
+    assert actions <= DIGEST_ACTIONS, actions - DIGEST_ACTIONS
+    assert {a for a, r in grants if r == "*"} == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    assert ("ses:SendEmail" in actions) == bool(synth.config.digest_sender)
+
+
+@pytest.mark.parametrize("synth_name", ["dev", "prod"])
+def test_send_digest_queries_only_its_workgroup_database_tables_and_views(
+    synth_name: str, request: pytest.FixtureRequest
+) -> None:
+    # Given send_digest's Athena and Glue grants
+    synth: Synth = request.getfixturevalue(synth_name)
+    grants = _grants(synth, _role_of(synth, "send_digest"))
+    prefix = f"arn:<AWS::Partition>:{{}}:{synth.config.region}:<AWS::AccountId>:"
+    glue, database = prefix.format("glue"), synth.config.glue_database_name
+    names = [spec.name for spec in TABLES] + [view.name for view in queries.views()]
+    # Then Athena is allowed on the stage's workgroup only, and Glue reads the catalog, the database and
+    # exactly its tables and views
+    assert {r for a, r in grants if a.startswith("athena:")} == {
+        prefix.format("athena") + f"workgroup/modlake-{synth.config.stage}"
+    }
+    assert {r for a, r in grants if a.startswith("glue:")} == {
+        f"{glue}catalog",
+        f"{glue}database/{database}",
+        *(f"{glue}table/{database}/{name}" for name in names),
+    }
+
+
+def test_send_digest_reads_the_lake_tables_and_writes_only_digests_and_query_results(dev: Synth) -> None:
+    # Given send_digest's S3 grants
+    grants = _grants(dev, _role_of(dev, "send_digest"))
+    lake = f"<{dev.output_ref('AnalyticsBucketName')}.Arn>"
+    results = f"<{dev.output_ref('AthenaResultsBucketName')}.Arn>"
+    # Then it reads the two table prefixes and the Athena results, writes digests/ and the Athena results,
+    # and deletes nothing
+    assert {r for a, r in grants if a == "s3:GetObject*"} == {
+        lake,
+        f"{lake}/moderation_videos/*",
+        f"{lake}/moderation_labels/*",
+        results,
+        f"{results}/*",
+    }
+    assert {r for a, r in grants if a == "s3:PutObject"} == {f"{lake}/digests/*", f"{results}/*"}
+    assert not [a for a, _ in grants if a.startswith("s3:Delete")]
+
+
+def test_send_digest_touches_only_digest_items_of_the_videos_table(dev: Synth) -> None:
+    # Given send_digest's DynamoDB statements
+    table = dev.output_ref("VideosTableName")
+    statements = [
+        s
+        for s in dev.role_policy_statements(_role_of(dev, "send_digest"))
+        if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    ]
+    # Then one statement allows item reads and writes on the table itself (no index, no query or scan),
+    # only for items whose partition key is DIGEST
+    (statement,) = statements
+    assert sorted(as_list(statement["Action"])) == [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ]
+    assert statement["Resource"] == {"Fn::GetAtt": [table, "Arn"]}
+    assert statement["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["DIGEST"]}}
+
+
+def test_send_digest_publishes_only_to_the_digest_topic(dev: Synth) -> None:
+    # Given send_digest's SNS and KMS grants
+    grants = _grants(dev, _role_of(dev, "send_digest"))
+    topic = dev.output_ref("DigestTopicArn")
+    key = dev.resources_json[topic]["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    # Then it publishes to the digest topic with the topic's key, nowhere else
+    assert {(a, r) for a, r in grants if a.startswith(("sns:", "kms:"))} == {
+        ("sns:Publish", f"<{topic}>"),
+        ("kms:Decrypt", f"<{key}.Arn>"),
+        ("kms:GenerateDataKey*", f"<{key}.Arn>"),
+    }
+
+
+def test_send_digest_sends_ses_email_only_as_the_configured_sender(prod: Synth) -> None:
+    # Given prod, which sets digest_sender
+    grants = _grants(prod, _role_of(prod, "send_digest"))
+    identity = f"arn:<AWS::Partition>:ses:{prod.config.region}:<AWS::AccountId>:identity/"
+    # Then SES may send only from the sender's address identity or its domain identity
+    assert {r for a, r in grants if a.startswith("ses:")} == {
+        f"{identity}{DIGEST_SENDER}",
+        f"{identity}{DIGEST_SENDER.split('@')[1]}",
+    }

@@ -1,12 +1,14 @@
-"""Alarms: every dead-letter queue, every modlake function, and a stuck start queue page the ops topic."""
+"""Alarms: every dead-letter queue, every modlake function, and a stuck start queue page the ops topic.
+The dashboard: business metrics, queues, functions and Athena spend of the stage."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from tests.infra.synth import Synth
+from tests.infra.synth import Synth, render
 from tests.infra.test_queues import dead_letter_queue_ids
 
 pytestmark = pytest.mark.slow
@@ -97,3 +99,79 @@ def test_each_alarm_email_is_subscribed_to_the_ops_topic(dev: Synth, prod: Synth
     # Then exactly the configured addresses are subscribed
     assert emails(dev) == set()
     assert emails(prod) == {"ops@example.com", "oncall@example.com"}
+
+
+def _dashboard(synth: Synth) -> dict[str, Any]:
+    """The dashboard body, its tokens rendered as <LogicalId>."""
+    dashboard = synth.resources_json[synth.output_ref("DashboardName")]["Properties"]
+    body: dict[str, Any] = json.loads(render(dashboard["DashboardBody"]))
+    return {"name": dashboard["DashboardName"], **body}
+
+
+def _widgets(synth: Synth) -> dict[str, list[Any]]:
+    """Widget title → its metric rows."""
+    return {w["properties"]["title"]: w["properties"]["metrics"] for w in _dashboard(synth)["widgets"]}
+
+
+@pytest.mark.parametrize("synth_name", ["dev", "prod"])
+def test_dashboard_is_named_after_the_stage(synth_name: str, request: pytest.FixtureRequest) -> None:
+    # Given the stage's dashboard / Then it is modlake-<stage>
+    synth: Synth = request.getfixturevalue(synth_name)
+    assert _dashboard(synth)["name"] == f"modlake-{synth.config.stage}"
+
+
+def test_dashboard_shows_the_business_metrics_by_service(dev: Synth) -> None:
+    # Given the dashboard's rows in the modlake namespace
+    rows = [row for metrics in _widgets(dev).values() for row in metrics if row[0] == "modlake"]
+    # Then they are Powertools' metrics with the emitting function's folder as the service dimension
+    assert {(row[1], row[3]) for row in rows} == {
+        ("VideosModerated", "collect_results"),
+        ("VideosFlagged", "collect_results"),
+        ("MessagesFailed", "start_moderation"),
+        ("MessagesFailed", "collect_results"),
+        ("DigestsSent", "send_digest"),
+    }
+    assert all(row[2] == "service" and row[4]["stat"] == "Sum" for row in rows)
+
+
+def test_dashboard_shows_every_queue_dead_letter_queue_and_function(dev: Synth) -> None:
+    # Given the dashboard's SQS and Lambda rows
+    rows = [row for metrics in _widgets(dev).values() for row in metrics if row[0] in ("AWS/SQS", "AWS/Lambda")]
+
+    def watched(namespace: str, metric: str) -> set[str]:
+        return {row[3].strip("<>").split(".")[0] for row in rows if row[:2] == [namespace, metric]}
+
+    # Then both work queues, every DLQ (the digest schedule's included) and every function's errors and duration
+    # are on it
+    queues = {dev.output_ref("StartQueueUrl"), dev.output_ref("CollectQueueUrl")}
+    assert watched("AWS/SQS", "ApproximateNumberOfMessagesVisible") == queues | dead_letter_queue_ids(dev)
+    assert watched("AWS/Lambda", "Errors") == set(dev.modlake_functions())
+    assert watched("AWS/Lambda", "Duration") == set(dev.modlake_functions())
+
+
+@pytest.mark.parametrize("synth_name", ["dev", "prod"])
+def test_dashboard_shows_the_bytes_the_workgroup_scanned(synth_name: str, request: pytest.FixtureRequest) -> None:
+    # Given the Athena widget
+    synth: Synth = request.getfixturevalue(synth_name)
+    workgroup = f"modlake-{synth.config.stage}"
+    ((expression,),) = _widgets(synth)[f"Athena bytes scanned ({workgroup})"]
+    # Then it sums ProcessedBytes over every query state and type of the stage's workgroup
+    assert expression["expression"] == (
+        'SEARCH(\'{AWS/Athena,QueryState,QueryType,WorkGroup} MetricName="ProcessedBytes" '
+        f"WorkGroup=\"{workgroup}\"', 'Sum', 300)"
+    )
+
+
+def test_the_digest_function_and_its_schedule_dead_letter_queue_page_the_ops_topic(dev: Synth) -> None:
+    # Given the digest function and the schedule's DLQ
+    function_id, _ = dev.function("send_digest")
+    (schedule,) = dev.resources("AWS::Scheduler::Schedule").values()
+    dead_letter_queue = schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    # Then a failed digest run and an undeliverable invocation each raise an alarm to the ops topic
+    (errors,) = [a for a in _alarms(dev, "Errors") if a["Dimensions"][0]["Value"] == {"Ref": function_id}]
+    (messages,) = [
+        a
+        for a in _alarms(dev, "ApproximateNumberOfMessagesVisible")
+        if a["Dimensions"][0]["Value"] == {"Fn::GetAtt": [dead_letter_queue, "QueueName"]}
+    ]
+    assert _pages_ops(dev, errors) and _pages_ops(dev, messages)

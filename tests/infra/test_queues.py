@@ -12,7 +12,7 @@ FOURTEEN_DAYS = 14 * 24 * 3600
 
 
 def dead_letter_queue_ids(synth: Synth) -> set[str]:
-    """Queues used as a dead-letter queue by a queue, an EventBridge target or an SNS subscription."""
+    """Queues used as a dead-letter queue by a queue, an EventBridge target, an SNS subscription or a schedule."""
     redrives = [q["Properties"].get("RedrivePolicy") for q in synth.resources("AWS::SQS::Queue").values()]
     redrives += [s["Properties"].get("RedrivePolicy") for s in synth.resources("AWS::SNS::Subscription").values()]
     arns = [r["deadLetterTargetArn"] for r in redrives if r]
@@ -21,6 +21,11 @@ def dead_letter_queue_ids(synth: Synth) -> set[str]:
         for rule in synth.resources("AWS::Events::Rule").values()
         for target in rule["Properties"]["Targets"]
         if "DeadLetterConfig" in target
+    ]
+    arns += [
+        schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"]
+        for schedule in synth.resources("AWS::Scheduler::Schedule").values()
+        if "DeadLetterConfig" in schedule["Properties"]["Target"]
     ]
     return {arn["Fn::GetAtt"][0] for arn in arns}
 
@@ -56,10 +61,10 @@ def test_collect_queue_redrive_and_visibility_follow_its_consumer(dev: Synth) ->
 
 
 def test_every_queue_keeps_messages_for_the_maximum_14_days(dev: Synth) -> None:
-    # Given all six queues (four of them dead-letter queues) / Then each keeps messages as long as SQS allows,
+    # Given all seven queues (five of them dead-letter queues) / Then each keeps messages as long as SQS allows,
     # so a broken consumer loses nothing while it is fixed
     queues = dev.resources("AWS::SQS::Queue")
-    assert len(queues) == 6 and len(dead_letter_queue_ids(dev)) == 4
+    assert len(queues) == 7 and len(dead_letter_queue_ids(dev)) == 5
     for queue in queues.values():
         assert queue["Properties"]["MessageRetentionPeriod"] == FOURTEEN_DAYS
 

@@ -82,7 +82,7 @@ def test_every_bucket_is_encrypted_private_and_tls_only(synth_name: str, request
         for p in synth.resources("AWS::S3::BucketPolicy").values()
     }
     buckets = synth.resources("AWS::S3::Bucket")
-    assert len(buckets) == 3
+    assert len(buckets) == 4  # access logs, media, analytics, Athena results
     for logical_id, bucket in buckets.items():
         properties = bucket["Properties"]
         # Then SSE-S3 is on, all public access is blocked, and non-TLS requests are denied
@@ -121,8 +121,24 @@ def test_analytics_bucket_expires_staging_and_logs_access(dev: Synth) -> None:
     assert properties["LoggingConfiguration"]["LogFilePrefix"] == "analytics/"
 
 
+@pytest.mark.parametrize(("synth_name", "days"), [("dev", 30), ("prod", 7)])
+def test_athena_results_bucket_expires_results_and_logs_access(
+    synth_name: str, days: int, request: pytest.FixtureRequest
+) -> None:
+    # Given the Athena results bucket of dev (cdk.json's 30 days) and prod (7 days)
+    synth: Synth = request.getfixturevalue(synth_name)
+    properties = synth.resources_json[synth.output_ref("AthenaResultsBucketName")]["Properties"]
+    # Then every result expires after athena_results_retention_days, unfinished uploads after a day,
+    # and access is logged under athena-results/
+    (rule,) = properties["LifecycleConfiguration"]["Rules"]
+    assert "Prefix" not in rule
+    assert (rule["ExpirationInDays"], rule["Status"]) == (days, "Enabled")
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert properties["LoggingConfiguration"]["LogFilePrefix"] == "athena-results/"
+
+
 def test_access_log_bucket_accepts_only_s3_log_delivery_and_expires_logs(dev: Synth) -> None:
-    # Given the bucket both data buckets log to
+    # Given the bucket the data and Athena results buckets log to
     log_buckets = {
         b["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
         for b in dev.resources("AWS::S3::Bucket").values()
@@ -140,6 +156,7 @@ def test_access_log_bucket_accepts_only_s3_log_delivery_and_expires_logs(dev: Sy
     assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     assert sorted(render(s["Resource"]) for s in delivery) == [
         f"<{log_bucket}.Arn>/analytics/*",
+        f"<{log_bucket}.Arn>/athena-results/*",
         f"<{log_bucket}.Arn>/media/*",
     ]
     assert all(s["Action"] == "s3:PutObject" for s in delivery)
@@ -158,4 +175,9 @@ def test_outputs_name_what_operators_need(dev: Synth) -> None:
         "CollectQueueUrl",
         "RekognitionTopicArn",
         "OpsTopicArn",
+        "AthenaWorkGroupName",
+        "AthenaResultsBucketName",
+        "DigestTopicArn",
+        "DigestFunctionName",
+        "DashboardName",
     }

@@ -1,0 +1,259 @@
+"""The daily digest: EventBridge Scheduler (cron + time zone) → send_digest → Athena → email (SNS; SES for HTML)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from glue import LABELS, VIDEOS
+from stacks.config import PipelineConfig
+from stacks.lambda_factory import LambdaFactory, settings_environment
+from stacks.nag import S3_READ_ACTIONS, acknowledge, arn_finding, bucket_findings
+from stacks.queues import secure_queue
+
+DIGEST_FOLDER = "send_digest"
+DIGEST_FUNCTION_TIMEOUT = Duration.minutes(5)
+DIGEST_MEMORY_MB = 512
+DIGEST_ARCHIVE_PREFIX = "digests/"
+# send_digest keeps its once-per-day records (Powertools idempotency) under this partition key, and may touch
+# no other item of the videos table.
+DIGEST_PARTITION_KEY = "DIGEST"
+# Scheduler invokes the function asynchronously: its retry policy and DLQ cover delivering the invocation
+# (throttling, service errors) for up to 2 hours; a run that fails is retried by Lambda's own asynchronous retries,
+# which are safe because the digest is sent once per day (idempotency), and every failed run raises the Errors alarm.
+SCHEDULE_RETRY_ATTEMPTS = 10
+SCHEDULE_MAX_EVENT_AGE = Duration.hours(2)
+RUN_RETRY_ATTEMPTS = 2
+RUN_MAX_EVENT_AGE = Duration.hours(1)
+# The scheduled run asks for the default digest (yesterday in digest_timezone); the handler takes only "date"/"force".
+SCHEDULE_INPUT = json.dumps({})
+
+ATHENA_QUERY_ACTIONS = (
+    "athena:StartQueryExecution",
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:StopQueryExecution",
+)
+GLUE_READ_ACTIONS = ("glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions")
+DIGEST_ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+SES_SEND_ACTION = "ses:SendEmail"
+
+
+class Digest(Construct):
+    """The digest topic and its email subscribers, the send_digest function, and its schedule with a DLQ."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        lambda_factory: LambdaFactory,
+        videos_table: dynamodb.ITable,
+        analytics_bucket: s3.IBucket,
+        athena_results_bucket: s3.IBucket,
+        glue_database: str,
+        glue_tables: Sequence[str],
+        athena_workgroup: str,
+        athena_workgroup_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self.topic_key = kms.Key(
+            self,
+            "TopicKey",
+            description="modlake: encrypts the daily digest emails",
+            enable_key_rotation=True,
+            removal_policy=config.removal_policy,
+        )
+        self.topic = sns.Topic(
+            self, "Topic", display_name="modlake daily digest", master_key=self.topic_key, enforce_ssl=True
+        )
+        for email in config.digest_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+        self.function = lambda_factory.function(
+            self,
+            "SendDigest",
+            folder=DIGEST_FOLDER,
+            description="modlake: emails the daily digest of moderated and flagged videos",
+            timeout=DIGEST_FUNCTION_TIMEOUT,
+            memory_size=DIGEST_MEMORY_MB,
+            environment=settings_environment(
+                stage=config.stage,
+                videos_table=videos_table.table_name,
+                analytics_bucket=analytics_bucket.bucket_name,
+                glue_database=glue_database,
+                athena_workgroup=athena_workgroup,
+                digest_topic_arn=self.topic.topic_arn,
+                digest_emails=config.digest_emails,
+                digest_sender=config.digest_sender,
+                digest_timezone=config.digest_timezone,
+                digest_skip_empty=config.digest_skip_empty,
+            ),
+        )
+        # One DLQ for both ends: invocations Scheduler could not deliver, and runs that failed every retry.
+        self.dead_letter_queue = secure_queue(self, "ScheduleDeadLetterQueue")
+        acknowledge(
+            self.dead_letter_queue,
+            {"AwsSolutions-SQS3": "this queue is the dead-letter queue of the digest schedule and its runs"},
+        )
+        self.function.configure_async_invoke(
+            retry_attempts=RUN_RETRY_ATTEMPTS,
+            max_event_age=RUN_MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
+        self._findings: dict[str, str] = {}
+        self._grant_queries(analytics_bucket, athena_results_bucket, glue_database, glue_tables, athena_workgroup_arn)
+        self._grant_delivery(videos_table, analytics_bucket)
+        acknowledge(self.function.role, self._findings)
+        self._create_schedule()
+        self.functions: dict[str, lambda_.IFunction] = {"SendDigest": self.function}
+        self.dead_letter_queues: dict[str, sqs.IQueue] = {"DigestScheduleDeadLetterQueue": self.dead_letter_queue}
+
+    def _grant_queries(
+        self,
+        analytics_bucket: s3.IBucket,
+        results_bucket: s3.IBucket,
+        database: str,
+        tables: Sequence[str],
+        workgroup_arn: str,
+    ) -> None:
+        """Athena runs the digest queries with the caller's permissions: the workgroup, the catalog and the lake."""
+        function = self.function
+        stack = Stack.of(self)
+        function.add_to_role_policy(iam.PolicyStatement(actions=list(ATHENA_QUERY_ACTIONS), resources=[workgroup_arn]))
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=list(GLUE_READ_ACTIONS),
+                resources=[
+                    stack.format_arn(service="glue", resource="catalog", arn_format=ArnFormat.NO_RESOURCE_NAME),
+                    stack.format_arn(service="glue", resource="database", resource_name=database),
+                    *(
+                        stack.format_arn(service="glue", resource="table", resource_name=f"{database}/{t}")
+                        for t in tables
+                    ),
+                ],
+            )
+        )
+        lake_patterns = {
+            f"{VIDEOS.prefix}*": f"Parquet objects of the {VIDEOS.name} table that the digest queries read",
+            f"{LABELS.prefix}*": f"Parquet objects of the {LABELS.name} table that the digest queries read",
+        }
+        for pattern in lake_patterns:
+            analytics_bucket.grant_read(function, pattern)
+        results_bucket.grant_read(function)  # Athena reads the results back as the caller ...
+        results_bucket.grant_put(function)  # ... after writing them as the caller
+        self._findings.update(
+            {
+                **bucket_findings(analytics_bucket, lake_patterns, S3_READ_ACTIONS),
+                **bucket_findings(
+                    results_bucket, {"*": "Athena query results, which expire; Athena picks the keys"}, []
+                ),
+            }
+        )
+
+    def _grant_delivery(self, videos_table: dynamodb.ITable, analytics_bucket: s3.IBucket) -> None:
+        """Once-per-day records, the digest archive, the topic, and SES when a sender is configured."""
+        function = self.function
+        config = self._config
+        # No table grant takes a condition: a statement limited to items whose partition key is DIGEST.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=list(DIGEST_ITEM_ACTIONS),
+                resources=[videos_table.table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [DIGEST_PARTITION_KEY]}},
+            )
+        )
+        analytics_bucket.grant_put(function, f"{DIGEST_ARCHIVE_PREFIX}*")
+        self.topic.grant_publish(function)
+        if config.digest_sender:
+            # No grant exists for SES; the statement names the sender's identity and its domain's identity.
+            stack = Stack.of(self)
+            domain = config.digest_sender.rsplit("@", 1)[1]
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=[SES_SEND_ACTION],
+                    resources=[
+                        stack.format_arn(service="ses", resource="identity", resource_name=identity)
+                        for identity in dict.fromkeys((config.digest_sender, domain))
+                    ],
+                )
+            )
+        self._findings.update(
+            {
+                **bucket_findings(
+                    analytics_bucket, {f"{DIGEST_ARCHIVE_PREFIX}*": "the archived digests, one folder per day"}, []
+                ),
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
+                    "topic.grant_publish on a KMS-encrypted topic: SNS needs GenerateDataKey on the topic's own key "
+                    "(the resource is that key, not *)"
+                ),
+                "AwsSolutions-IAM5[Action::s3:Abort*]": (
+                    "bucket.grant_put: aborting its own multipart uploads, under digests/* and in the Athena results "
+                    "bucket only"
+                ),
+                "AwsSolutions-IAM5[Resource::*]": (
+                    "only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) uses *: "
+                    "it has no resource-level permissions"
+                ),
+            }
+        )
+
+    def _create_schedule(self) -> None:
+        """A daily (or configured) schedule in the digest's time zone that invokes send_digest, with retries and a
+        DLQ for invocations Scheduler could not deliver."""
+        config = self._config
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            description="EventBridge Scheduler invokes modlake's send_digest function with this role",
+            # aws:SourceAccount keeps other accounts' schedules from using this role (confused deputy).
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+        )
+        self.function.grant_invoke(self.scheduler_role)
+        # Scheduler sends undeliverable invocations to the DLQ with the target's role.
+        self.dead_letter_queue.grant_send_messages(self.scheduler_role)
+        acknowledge(
+            self.scheduler_role,
+            {
+                arn_finding(self.function, ":*"): (
+                    "function.grant_invoke also covers the digest function's own versions and aliases (<arn>:*)"
+                ),
+            },
+        )
+        self.schedule = scheduler.CfnSchedule(
+            self,
+            "Schedule",
+            description=f"modlake {config.stage}: daily digest ({config.digest_schedule} {config.digest_timezone})",
+            schedule_expression=config.digest_schedule_expression,
+            schedule_expression_timezone=config.digest_timezone,
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.function.function_arn,
+                role_arn=self.scheduler_role.role_arn,
+                input=SCHEDULE_INPUT,
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+                    maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE.to_seconds(),
+                ),
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
+            ),
+        )
