@@ -187,6 +187,8 @@ class PipelineConfig:
                 _check_email(f"{name} entry", email)
         if self.digest_sender:
             _check_email("digest_sender", self.digest_sender)
+            if not self.digest_emails:
+                raise ValueError("digest_sender is set but digest_emails is empty: SES needs recipients")
         if self.log_retention_days not in LOG_RETENTION:
             raise ValueError(
                 f"log_retention_days {self.log_retention_days}: CloudWatch Logs accepts {sorted(LOG_RETENTION)}"

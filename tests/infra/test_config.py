@@ -101,6 +101,7 @@ def test_command_line_strings_are_converted() -> None:
         ({"athena_results_retention_days": 0}, "athena_results_retention_days 0: keep query results at least 1 day"),
         ({"digest_emails": ["team"]}, "digest_emails entry 'team' is not an email address"),
         ({"digest_sender": "modlake"}, "digest_sender 'modlake' is not an email address"),
+        ({"digest_sender": "digest@example.com"}, "digest_sender is set but digest_emails is empty"),
         ({"digest_skip_empty": "yes"}, "digest_skip_empty must be true or false"),
         ({"quicksight_principal_arn": "alice"}, "quicksight_principal_arn 'alice': use a QuickSight user or group ARN"),
     ],
