@@ -26,6 +26,8 @@ from functions.common.models import (
 )
 from functions.common.ports import MediaObjects, ModerationService, VideoStore, WorkQueue
 
+NOT_STARTED_STATUSES = frozenset({VideoStatus.SKIPPED, VideoStatus.FAILED})  # outcomes without a job
+
 logger = Logger(child=True)
 
 # ISO base media (MP4) and QuickTime (MOV) files start with one of these top-level boxes.
@@ -99,6 +101,11 @@ class StartRun:
         deps = self.deps
         existing = deps.store.get(video.video_id)
         if existing and existing.status in SETTLED_STATUSES:
+            if existing.job_id is None and existing.completed_at and existing.status in NOT_STARTED_STATUSES:
+                # Rewrite the same row from the record: repairs a row lost between the two writes.
+                self._write_not_started_row(
+                    existing.video, existing.status, existing.status_reason, existing.completed_at
+                )
             logger.info("video already handled", video_id=video.video_id, status=str(existing.status))
             return StartOutcome.DUPLICATE
 
@@ -169,10 +176,20 @@ class StartRun:
         return StartOutcome.QUEUED
 
     def _not_started(self, video: VideoRef, status: VideoStatus, reason: str) -> StartOutcome:
-        """Record a video that gets no job (SKIPPED or FAILED): Parquet row first, then DynamoDB."""
-        deps = self.deps
-        now = deps.clock()
-        record = VideoRecord(video=video, status=status, status_since=now, updated_at=now)
+        """Record a video that gets no job (SKIPPED or FAILED): DynamoDB first, then its Parquet row.
+
+        The row's dt and completed_at are the recorded outcome time, so the outcome lands in the
+        partition of the day it happened; a replay rewrites the same row from the record.
+        """
+        now = self.deps.clock()
+        if not self.deps.store.mark_not_started(video, status, reason, now):
+            return StartOutcome.DUPLICATE  # a concurrent delivery recorded it and writes the row
+        self._write_not_started_row(video, status, reason, now)
+        logger.warning("video not moderated", video_id=video.video_id, key=video.key, status=str(status), reason=reason)
+        return StartOutcome.SKIPPED if status is VideoStatus.SKIPPED else StartOutcome.FAILED
+
+    def _write_not_started_row(self, video: VideoRef, status: VideoStatus, reason: str | None, at: datetime) -> None:
+        record = VideoRecord(video=video, status=status, status_since=at, updated_at=at)
         row = video_row(
             record,
             status,
@@ -181,13 +198,9 @@ class StartRun:
             summary=None,
             metadata=None,
             model_version=None,
-            completed_at=now,
+            completed_at=at,
         )
-        deps.lake.write_video(partition_date(video.uploaded_at or now), f"video-{video.video_id}", row)
-        if not deps.store.mark_not_started(video, status, reason, now):
-            return StartOutcome.DUPLICATE
-        logger.warning("video not moderated", video_id=video.video_id, key=video.key, status=str(status), reason=reason)
-        return StartOutcome.SKIPPED if status is VideoStatus.SKIPPED else StartOutcome.FAILED
+        self.deps.lake.write_video(partition_date(at), f"video-{video.video_id}", row)
 
     # --- deletions -----------------------------------------------------------------------------
     def mark_deleted(self, event: ObjectDeleted) -> StartOutcome:

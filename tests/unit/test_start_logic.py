@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -107,6 +108,26 @@ def test_unsuitable_objects_are_skipped_with_reason_and_a_parquet_row(
     assert key == f"moderation_videos/dt=2026-11-20/video-{clip.video_id}.parquet"
     row = read_parquet(world.lake.objects.get(key)).to_pylist()[0]
     assert row["status"] == "SKIPPED" and reason_part in row["status_reason"]
+
+
+def test_a_skip_replayed_the_next_day_rewrites_its_row_where_it_was(world: StartDeps) -> None:
+    # Given a non-video uploaded just before midnight and skipped at NOW, the next morning
+    uploaded = NOW.replace(hour=0, minute=0, second=0) - timedelta(seconds=2)
+    clip = world.media.add(video(uploaded_at=uploaded), body=b"x" * 64)
+    assert StartRun(world).start(clip) is StartOutcome.SKIPPED
+    [key] = world.lake.objects.keys("moderation_videos/")
+    first_row = read_parquet(world.lake.objects.get(key)).to_pylist()
+    # Then its row is in the partition of the outcome, not of the upload
+    assert key == f"moderation_videos/dt=2026-11-20/video-{clip.video_id}.parquet"
+    # When the event is delivered again a day later, after the row was lost (a crash between the two writes)
+    world.lake.objects.delete([key])
+    later = replace(world, clock=lambda: NOW + timedelta(days=1))
+    outcome = StartRun(later).start(clip)
+    # Then it is a duplicate, and the very same row is back in the very same object
+    assert outcome is StartOutcome.DUPLICATE
+    assert world.lake.objects.keys("moderation_videos/") == [key]
+    assert read_parquet(world.lake.objects.get(key)).to_pylist() == first_row
+    assert first_row[0]["completed_at"] == NOW.replace(tzinfo=None)
 
 
 def test_oversized_object_is_skipped(world: StartDeps) -> None:

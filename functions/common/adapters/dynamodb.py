@@ -319,7 +319,7 @@ class DynamoVideoStore:
             "updated_at": iso(now),
             "status_reason": reason,
             "completed_at": iso(now),
-            "dt": partition_date(video.uploaded_at or now),
+            "dt": partition_date(now),
             "flagged": False,
         }
         return self._update(video.video_id, sets, self._NEW_OR_QUEUED, {":queued": str(VideoStatus.QUEUED)})
