@@ -1,0 +1,182 @@
+"""The digest's four queries on the sample lake: their numbers, and the dt partitions they read."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+import queries
+from local.athena_engine import LakeQueryEngine
+from local.sample_lake import SampleLake
+from tests.analytics.conftest import END_DAY
+from tests.analytics.helpers import (
+    VIDEOS_TABLE,
+    Window,
+    flagged,
+    local_days,
+    moderated,
+    naive,
+    severity_order,
+)
+
+ZONES = ["UTC", "Asia/Tokyo", "America/Los_Angeles"]
+
+
+def digest(engine: LakeQueryEngine, name: str, window: Window) -> list[dict[str, Any]]:
+    return engine.execute(queries.named_query(name).sql, window.parameters()).dicts()
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("day", [END_DAY, END_DAY - timedelta(days=1), END_DAY - timedelta(days=3)])
+def test_totals_count_the_videos_completed_in_the_local_day(
+    engine: LakeQueryEngine, sample_lake: SampleLake, zone: str, day: date
+) -> None:
+    # Given a digest day in a time zone (END_DAY - 3 has no videos in UTC)
+    window = local_days(day, day, zone)
+    videos = sample_lake.videos_between(window.start, window.end)
+    # When the totals query runs
+    [row] = digest(engine, "digest_totals", window)
+    # Then every outcome is counted once, from the videos completed in [start, end)
+    assert row == {
+        "videos": len(videos),
+        "moderated": len(moderated(videos)),
+        "flagged": len(flagged(videos)),
+        "failed": sum(v.status == "FAILED" for v in videos),
+        "skipped": sum(v.status == "SKIPPED" for v in videos),
+        "moderated_duration_ms": sum(v.duration_ms or 0 for v in moderated(videos)),
+    }
+
+
+def test_a_tokyo_day_counts_videos_on_both_sides_of_utc_midnight(
+    engine: LakeQueryEngine, sample_lake: SampleLake
+) -> None:
+    # Given Tokyo's END_DAY, which runs from 15:00 UTC the day before to 15:00 UTC on END_DAY
+    window = local_days(END_DAY, END_DAY, "Asia/Tokyo")
+    videos = sample_lake.videos_between(window.start, window.end)
+    # Then the fixture has videos in both dt partitions, and at the exact start but not the exact end
+    assert {v.day for v in videos} == {END_DAY - timedelta(days=1), END_DAY}
+    assert any(v.completed_at == window.start for v in videos)
+    assert any(v.completed_at == window.end for v in sample_lake.videos)
+    # When the totals query runs, Then it counts all of them and only them
+    [row] = digest(engine, "digest_totals", window)
+    assert row["videos"] == len(videos)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_categories_count_detected_and_flagged_videos(
+    engine: LakeQueryEngine, sample_lake: SampleLake, zone: str
+) -> None:
+    # Given the digest day END_DAY in a time zone
+    window = local_days(END_DAY, END_DAY, zone)
+    videos = moderated(sample_lake.videos_between(window.start, window.end))
+    detected = Counter(c for v in videos for c in v.categories)
+    flagged_in = Counter(c for v in videos for c in v.flagged_categories)
+    # When the categories query runs
+    rows = digest(engine, "digest_categories", window)
+    # Then each category has its detected and flagged video counts, most flagged first
+    expected = [(c, n, flagged_in[c]) for c, n in detected.items()]
+    expected.sort(key=lambda e: (-e[2], -e[1], e[0]))
+    assert rows == [{"category": c, "detected_videos": n, "flagged_videos": f} for c, n, f in expected]
+    assert any(r["flagged_videos"] for r in rows) and any(r["flagged_videos"] < r["detected_videos"] for r in rows)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_top_flagged_lists_the_ten_most_severe(engine: LakeQueryEngine, sample_lake: SampleLake, zone: str) -> None:
+    # Given the week ending END_DAY (more than ten flagged videos)
+    window = local_days(END_DAY - timedelta(days=6), END_DAY, zone)
+    expected = severity_order(flagged(sample_lake.videos_between(window.start, window.end)))
+    assert len(expected) > 10
+    # When the top-flagged query runs
+    rows = digest(engine, "digest_top_flagged", window)
+    # Then the ten most severe come back in order, with their facts
+    assert [r["video_id"] for r in rows] == [v.video_id for v in expected[:10]]
+    for row, video in zip(rows, expected, strict=False):
+        assert row["object_key"] == video.key and row["bucket"] == video.bucket
+        assert row["max_confidence"] == video.max_confidence
+        assert row["first_flagged_ms"] == video.first_flagged_ms
+        assert row["flagged_categories"] == ", ".join(video.flagged_categories)
+        assert row["flagged_label_count"] == video.flagged_label_count
+        assert row["completed_at"] == naive(video.completed_at)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_trend_buckets_fold_into_local_days(engine: LakeQueryEngine, sample_lake: SampleLake, zone: str) -> None:
+    # Given the digest's seven days ending END_DAY in a time zone
+    window = local_days(END_DAY - timedelta(days=6), END_DAY, zone)
+    videos = sample_lake.videos_between(window.start, window.end)
+    # When the trend query runs
+    rows = digest(engine, "digest_trend", window)
+    # Then each 15-minute UTC bucket has its outcomes
+    expected: dict[int, Counter[str]] = {}
+    for video in videos:
+        bucket = int(video.completed_at.timestamp()) // 900 * 900
+        counts = expected.setdefault(bucket, Counter())
+        counts["moderated"] += video.status == "SUCCEEDED"
+        counts["flagged"] += video.status == "SUCCEEDED" and video.flagged
+        counts["failed"] += video.status == "FAILED"
+        counts["skipped"] += video.status == "SKIPPED"
+    assert [r["bucket_start_epoch"] for r in rows] == sorted(expected)
+    for row in rows:
+        counts = expected[row["bucket_start_epoch"]]
+        assert (row["moderated"], row["flagged"], row["failed"], row["skipped"]) == (
+            counts["moderated"],
+            counts["flagged"],
+            counts["failed"],
+            counts["skipped"],
+        )
+
+
+# --- partition pruning -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["digest_totals", "digest_categories", "digest_top_flagged"])
+@pytest.mark.parametrize(
+    ("zone", "partitions"),
+    [("UTC", [END_DAY]), ("Asia/Tokyo", [END_DAY - timedelta(days=1), END_DAY])],
+)
+def test_a_digest_day_reads_only_its_dt_partitions(
+    engine: LakeQueryEngine, sample_lake: SampleLake, name: str, zone: str, partitions: list[date]
+) -> None:
+    # Given the digest day END_DAY in UTC (one partition) or in Tokyo (two partitions)
+    window = local_days(END_DAY, END_DAY, zone)
+    assert window.days == partitions
+    # When the query runs
+    result = engine.execute(queries.named_query(name).sql, window.parameters())
+    # Then it opened exactly the objects of those dt partitions of moderation_videos
+    expected = sample_lake.partition_keys(VIDEOS_TABLE, window.days)
+    assert expected and set(result.files_read) == expected
+    assert result.bytes_read == sum((sample_lake.root / key).stat().st_size for key in expected)
+
+
+@pytest.mark.parametrize(("zone", "partitions"), [("UTC", 7), ("Asia/Tokyo", 8)])
+def test_the_trend_reads_only_its_seven_day_window(
+    engine: LakeQueryEngine, sample_lake: SampleLake, zone: str, partitions: int
+) -> None:
+    # Given the trend's seven local days ending END_DAY (Tokyo's start the evening before in UTC)
+    window = local_days(END_DAY - timedelta(days=6), END_DAY, zone)
+    assert len(window.days) == partitions and window.days[-1] == END_DAY
+    # When the trend query runs
+    result = engine.execute(queries.named_query("digest_trend").sql, window.parameters())
+    # Then it read exactly the partitions of the window, far fewer than the lake holds
+    assert set(result.files_read) == sample_lake.partition_keys(VIDEOS_TABLE, window.days)
+    assert (
+        len(result.files_read) < len(sample_lake.partition_keys(VIDEOS_TABLE, [v.day for v in sample_lake.videos])) / 3
+    )
+
+
+def test_without_its_dt_filter_a_digest_query_would_read_every_partition(
+    engine: LakeQueryEngine, sample_lake: SampleLake
+) -> None:
+    # Given digest_totals with its dt predicate neutralised (same parameters, no partition filter)
+    sql = queries.named_query("digest_totals").sql
+    assert "WHERE dt BETWEEN ? AND ?" in sql
+    unfiltered = sql.replace("WHERE dt BETWEEN ? AND ?", "WHERE ? IS NOT NULL AND ? IS NOT NULL")
+    window = local_days(END_DAY, END_DAY, "UTC")
+    # When it runs
+    result = engine.execute(unfiltered, window.parameters())
+    # Then the answer is the same but every object of the table is read: the pruning tests above would fail
+    assert result.rows == engine.execute(sql, window.parameters()).rows
+    all_videos = {key for key in sample_lake.keys if key.startswith(f"{VIDEOS_TABLE}/")}
+    assert set(result.files_read) == all_videos
+    assert set(result.files_read) != sample_lake.partition_keys(VIDEOS_TABLE, window.days)

@@ -1,0 +1,151 @@
+"""The named queries of queries/ on the sample lake: each answer checked against the lake's description."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from local.athena_engine import LakeQueryEngine
+from local.sample_lake import SampleLake
+from tests.analytics.conftest import END_DAY
+from tests.analytics.helpers import (
+    LABELS_TABLE,
+    VIDEOS_TABLE,
+    days_between,
+    flagged,
+    moderated,
+    naive,
+    run,
+    severity_order,
+    videos_in,
+)
+
+WEEK = days_between(END_DAY - timedelta(days=6), END_DAY)  # includes a day without videos (END_DAY - 3)
+
+
+@pytest.mark.parametrize("day", [END_DAY, END_DAY - timedelta(days=1), END_DAY - timedelta(days=3)])
+def test_flagged_videos_for_day(engine: LakeQueryEngine, sample_lake: SampleLake, day: date) -> None:
+    # Given a UTC day of the lake
+    expected = sorted(
+        flagged(sample_lake.videos_on(day)),
+        key=lambda v: (-(v.max_confidence or 0.0), v.first_flagged_ms, v.video_id),
+    )
+    # When the query runs for it
+    result = run(engine, "flagged_videos_for_day", day)
+    # Then it lists that day's flagged videos, most severe first, and read only that day's partition
+    rows = result.dicts()
+    assert [r["video_id"] for r in rows] == [v.video_id for v in expected]
+    for row, video in zip(rows, expected, strict=True):
+        assert row["video_uri"] == video.s3_uri
+        assert row["max_confidence"] == video.max_confidence
+        assert row["first_flagged_second"] == (video.first_flagged_ms or 0) // 1000
+        assert row["flagged_categories"] == ", ".join(video.flagged_categories)
+        assert row["flagged_label_count"] == video.flagged_label_count
+        assert row["completed_at"] == naive(video.completed_at)
+    assert set(result.files_read) == sample_lake.partition_keys(VIDEOS_TABLE, [day])
+
+
+def test_flagged_videos_for_day_have_a_s3_uri_with_the_raw_key(
+    engine: LakeQueryEngine, sample_lake: SampleLake
+) -> None:
+    # Given flagged videos whose keys contain spaces
+    spaced = [v for v in flagged(list(sample_lake.videos)) if " " in v.key]
+    assert spaced
+    video = spaced[0]
+    # When the query runs for that video's day, Then the URI carries the key exactly as stored
+    uris = [r["video_uri"] for r in run(engine, "flagged_videos_for_day", video.day).dicts()]
+    assert video.s3_uri in uris
+
+
+def test_label_counts_by_category(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given the week's detections
+    videos = videos_in(sample_lake, WEEK)
+    detections = Counter[str]()
+    flagged_detections = Counter[str]()
+    video_ids: dict[str, set[str]] = {}
+    top: dict[str, float] = {}
+    for video in videos:
+        for d in video.detections:
+            detections[d.top_category] += 1
+            flagged_detections[d.top_category] += d.flagged
+            video_ids.setdefault(d.top_category, set()).add(video.video_id)
+            top[d.top_category] = max(top.get(d.top_category, 0.0), d.confidence)
+    # When the query runs
+    result = run(engine, "label_counts_by_category", WEEK[0], WEEK[-1])
+    # Then each category has its detections, flagged detections, distinct videos and top confidence
+    expected: list[dict[str, Any]] = [
+        {
+            "top_category": c,
+            "detections": n,
+            "flagged_detections": flagged_detections[c],
+            "videos": len(video_ids[c]),
+            "max_confidence": top[c],
+        }
+        for c, n in detections.items()
+    ]
+    expected.sort(key=lambda r: (-r["flagged_detections"], -r["detections"], r["top_category"]))
+    assert result.dicts() == expected
+    assert len(expected) >= 5
+    assert set(result.files_read) == sample_lake.partition_keys(LABELS_TABLE, WEEK)
+
+
+def test_most_severe_flagged_videos_are_the_top_fifty(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given the whole lake (more than fifty flagged videos)
+    first, last = sample_lake.first_day, sample_lake.end_day
+    expected = severity_order(flagged(list(sample_lake.videos)))
+    assert len(expected) > 50
+    # When the query runs over every day
+    rows = run(engine, "most_severe_flagged_videos", first, last).dicts()
+    # Then it returns the fifty most severe, in order
+    assert [r["video_id"] for r in rows] == [v.video_id for v in expected[:50]]
+    for row, video in zip(rows, expected, strict=False):
+        assert (row["video_uri"], row["max_confidence"], row["dt"]) == (video.s3_uri, video.max_confidence, video.dt)
+        assert row["flagged_categories"] == ", ".join(video.flagged_categories)
+        assert row["first_flagged_second"] == (video.first_flagged_ms or 0) // 1000
+
+
+def test_failed_and_skipped_videos(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given the week's videos that were not moderated
+    expected = sorted(
+        (v for v in videos_in(sample_lake, WEEK) if v.status in ("FAILED", "SKIPPED")),
+        key=lambda v: (-v.completed_at.timestamp(), v.video_id),
+    )
+    assert {v.status for v in expected} == {"FAILED", "SKIPPED"}
+    # When the query runs
+    rows = run(engine, "failed_and_skipped_videos", WEEK[0], WEEK[-1]).dicts()
+    # Then each has its status, reason, key and completion time, newest first
+    assert [(r["video_id"], r["status"], r["status_reason"]) for r in rows] == [
+        (v.video_id, v.status, v.status_reason) for v in expected
+    ]
+    for row, video in zip(rows, expected, strict=True):
+        assert row["object_key"] == video.key and row["video_uri"] == video.s3_uri
+        assert row["completed_at"] == naive(video.completed_at)
+        assert row["job_id"] == video.job_id  # None when no job started
+        assert row["size_bytes"] == video.size_bytes
+    reasons = {r["status_reason"] for r in rows}
+    assert "the object is empty" in reasons or "file type not in mp4, mov" in reasons
+
+
+def test_daily_volume(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given the week (one day without videos)
+    # When the query runs
+    rows = run(engine, "daily_volume", WEEK[0], WEEK[-1]).dicts()
+    # Then there is one row per day with videos, with its volume
+    days_with_videos = [d for d in WEEK if sample_lake.videos_on(d)]
+    assert len(days_with_videos) == len(WEEK) - 1
+    assert [r["dt"] for r in rows] == [d.isoformat() for d in days_with_videos]
+    for row, day in zip(rows, days_with_videos, strict=True):
+        videos = sample_lake.videos_on(day)
+        done = moderated(videos)
+        assert row["videos"] == len(videos)
+        assert row["moderated"] == len(done)
+        assert row["flagged"] == len(flagged(videos))
+        assert row["failed"] == sum(v.status == "FAILED" for v in videos)
+        assert row["skipped"] == sum(v.status == "SKIPPED" for v in videos)
+        assert math.isclose(row["moderated_hours"], sum(v.duration_ms or 0 for v in done) / 3_600_000)
+        assert row["received_bytes"] == sum(v.size_bytes for v in videos)
+        assert row["moderated_bytes"] == sum(v.size_bytes for v in done)

@@ -1,0 +1,126 @@
+"""The QuickSight-ready views of queries/views/ on the sample lake: one day's rows, and dt pruning through them."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from local.athena_engine import LakeQueryEngine
+from local.sample_lake import SampleLake
+from tests.analytics.conftest import END_DAY
+from tests.analytics.helpers import LABELS_TABLE, VIDEOS_TABLE, flagged, moderated, naive
+
+DAY = END_DAY - timedelta(days=1)
+
+
+def rows_of(engine: LakeQueryEngine, view: str, order_by: str) -> list[dict[str, Any]]:
+    return engine.execute(f"SELECT * FROM {view} WHERE dt = ? ORDER BY {order_by}", [f"'{DAY}'"]).dicts()
+
+
+def test_v_detections_has_one_friendly_row_per_detection(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given the day's detections, in each job's result order
+    expected = [
+        (video, index, d)
+        for video in sorted(sample_lake.videos_on(DAY), key=lambda v: v.video_id)
+        for index, d in enumerate(video.detections)
+    ]
+    assert len(expected) > 20
+    # When the view is read for that day
+    rows = rows_of(engine, "v_detections", "video_id, detection_index")
+    # Then each detection has its video, label, taxonomy, confidence, flag and offset
+    assert len(rows) == len(expected)
+    for row, (video, index, d) in zip(rows, expected, strict=True):
+        assert row["video_id"] == video.video_id and row["detection_index"] == index
+        assert row["video_uri"] == video.s3_uri
+        assert (row["label"], row["parent_label"], row["top_category"]) == (d.label, d.parent or None, d.top_category)
+        assert (row["taxonomy_level"], row["confidence"], row["is_flagged"]) == (d.level, d.confidence, d.flagged)
+        assert row["offset_seconds"] == d.timestamp_ms / 1000
+        assert row["content_types"] == ", ".join(d.content_types)
+        assert row["processed_at"] == naive(video.completed_at)
+        assert row["processed_date"] == DAY and row["dt"] == DAY.isoformat()
+        assert row["segment_start_seconds"] is None  # AggregateBy TIMESTAMPS reports no segments
+
+
+def test_v_flagged_videos_lists_the_days_flagged_videos(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given the day's flagged videos
+    expected = sorted(flagged(sample_lake.videos_on(DAY)), key=lambda v: v.video_id)
+    assert expected
+    # When the view is read for that day
+    rows = rows_of(engine, "v_flagged_videos", "video_id")
+    # Then each has its URI, severity, categories as text and duration in seconds
+    assert [r["video_id"] for r in rows] == [v.video_id for v in expected]
+    for row, video in zip(rows, expected, strict=True):
+        assert row["video_uri"] == video.s3_uri
+        assert row["max_confidence"] == video.max_confidence
+        assert row["first_flagged_seconds"] == (video.first_flagged_ms or 0) / 1000
+        assert row["flagged_categories"] == ", ".join(video.flagged_categories)
+        assert row["detected_categories"] == ", ".join(video.categories)
+        assert row["flagged_category_count"] == len(video.flagged_categories)
+        assert (row["flagged_label_count"], row["label_count"]) == (video.flagged_label_count, video.label_count)
+        assert row["duration_seconds"] == (video.duration_ms or 0) / 1000
+        assert row["processed_at"] == naive(video.completed_at)
+
+
+def test_v_daily_summary_has_the_days_counts(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given the day's videos
+    videos = sample_lake.videos_on(DAY)
+    done = moderated(videos)
+    # When the view is read for that day
+    [row] = rows_of(engine, "v_daily_summary", "dt")
+    # Then it has one row of counts
+    assert row["processed_date"] == DAY
+    assert (row["videos"], row["moderated"], row["flagged"], row["failed"], row["skipped"]) == (
+        len(videos),
+        len(done),
+        len(flagged(videos)),
+        sum(v.status == "FAILED" for v in videos),
+        sum(v.status == "SKIPPED" for v in videos),
+    )
+    assert math.isclose(row["moderated_hours"], sum(v.duration_ms or 0 for v in done) / 3_600_000)
+    assert row["received_bytes"] == sum(v.size_bytes for v in videos)
+    assert row["detections"] == sum(v.label_count for v in videos)
+    assert row["flagged_detections"] == sum(v.flagged_label_count for v in videos)
+    assert row["max_confidence"] == max(v.max_confidence or 0.0 for v in videos)
+
+
+def test_v_category_daily_has_one_row_per_category(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given the day's detections grouped by top-level category
+    per_category: dict[str, list[tuple[str, float, bool]]] = defaultdict(list)
+    for video in sample_lake.videos_on(DAY):
+        for d in video.detections:
+            per_category[d.top_category].append((video.video_id, d.confidence, d.flagged))
+    # When the view is read for that day
+    rows = rows_of(engine, "v_category_daily", "top_category")
+    # Then each category has its detections, flagged detections, videos and confidences
+    assert [r["top_category"] for r in rows] == sorted(per_category)
+    for row in rows:
+        items = per_category[row["top_category"]]
+        assert row["detections"] == len(items)
+        assert row["flagged_detections"] == sum(f for _, _, f in items)
+        assert row["videos"] == len({v for v, _, _ in items})
+        assert row["flagged_videos"] == len({v for v, _, f in items if f})
+        assert row["max_confidence"] == max(c for _, c, _ in items)
+        assert math.isclose(row["avg_confidence"], sum(c for _, c, _ in items) / len(items))
+
+
+@pytest.mark.parametrize(
+    ("view", "table"),
+    [
+        ("v_detections", LABELS_TABLE),
+        ("v_flagged_videos", VIDEOS_TABLE),
+        ("v_daily_summary", VIDEOS_TABLE),
+        ("v_category_daily", LABELS_TABLE),
+    ],
+)
+def test_filtering_a_view_on_dt_reads_only_that_partition(
+    engine: LakeQueryEngine, sample_lake: SampleLake, view: str, table: str
+) -> None:
+    # Given a view filtered on one dt
+    # When it is read
+    result = engine.execute(f"SELECT count(*) FROM {view} WHERE dt = ?", [f"'{DAY}'"])
+    # Then only that partition of its table was opened
+    assert set(result.files_read) == sample_lake.partition_keys(table, [DAY])
