@@ -11,10 +11,10 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint unit synth bench deploy destroy lock clean
+.PHONY: help install test lint unit synth bench digest-preview deploy destroy lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed node_modules/.installed ## create .venv with pinned packages and the pinned CDK CLI (idempotent)
 
@@ -27,9 +27,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-CODE_DIRS := $(wildcard functions glue stacks local)
+CODE_DIRS := $(wildcard functions glue queries stacks local)
 
-lint: install ## ruff and mypy over functions glue stacks local
+lint: install ## ruff and mypy over functions glue queries stacks local
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(CODE_DIRS)
@@ -44,6 +44,9 @@ synth: install ## write cdk.out/modlake-$(STAGE).template.json
 bench: install ## collector benchmark (prints one JSON object per line)
 	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m bench.collector
 
+digest-preview: install ## render the daily digest of a generated 35-day sample lake to build/digest-preview/
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m local.digest_preview --out build/digest-preview
+
 deploy: install ## deploy modlake-$(STAGE) to the AWS account in your environment
 	$(CDK) deploy -c stage=$(STAGE) modlake-$(STAGE)
 
@@ -56,4 +59,4 @@ lock: ## re-pin requirements.txt from requirements.in
 	rm -rf .lockenv
 
 clean: ## remove build output (keeps .venv and node_modules)
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache
