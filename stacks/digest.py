@@ -8,13 +8,10 @@ from collections.abc import Sequence
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -23,6 +20,7 @@ from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, settings_environment
 from stacks.nag import S3_READ_ACTIONS, acknowledge, arn_finding, bucket_findings
 from stacks.queues import secure_queue
+from stacks.topics import account_service, encrypted_topic
 
 DIGEST_FOLDER = "send_digest"
 DIGEST_FUNCTION_TIMEOUT = Duration.minutes(5)
@@ -72,18 +70,14 @@ class Digest(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
-        self.topic_key = kms.Key(
+        self.topic = encrypted_topic(
             self,
-            "TopicKey",
-            description="modlake: encrypts the daily digest emails",
-            enable_key_rotation=True,
+            "Topic",
+            purpose="the daily digest emails",
+            display_name="modlake daily digest",
             removal_policy=config.removal_policy,
+            emails=config.digest_emails,
         )
-        self.topic = sns.Topic(
-            self, "Topic", display_name="modlake daily digest", master_key=self.topic_key, enforce_ssl=True
-        )
-        for email in config.digest_emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
         self.function = lambda_factory.function(
             self,
@@ -222,10 +216,7 @@ class Digest(Construct):
             "SchedulerRole",
             description="EventBridge Scheduler invokes modlake's send_digest function with this role",
             # aws:SourceAccount keeps other accounts' schedules from using this role (confused deputy).
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
-            ),
+            assumed_by=account_service(self, "scheduler"),
         )
         self.function.grant_invoke(self.scheduler_role)
         # Scheduler sends undeliverable invocations to the DLQ with the target's role.

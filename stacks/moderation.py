@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -21,6 +19,7 @@ from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, queue_visibility_timeout, settings_environment
 from stacks.nag import S3_GRANT_REASONS, S3_READ_ACTIONS, acknowledge, arn_finding, bucket_findings
 from stacks.queues import secure_queue
+from stacks.topics import account_service, encrypted_topic
 
 START_FUNCTION_TIMEOUT = Duration.seconds(60)
 COLLECT_FUNCTION_TIMEOUT = Duration.minutes(15)
@@ -69,29 +68,19 @@ class Moderation(Construct):
 
     def _create_completion_channel(self) -> None:
         """The SNS topic Rekognition publishes job completions to, and the role it publishes with."""
-        self.topic_key = kms.Key(
-            self,
-            "CompletionTopicKey",
-            description="modlake: encrypts Rekognition job completion messages",
-            enable_key_rotation=True,
-            removal_policy=self._config.removal_policy,
-        )
-        self.completion_topic = sns.Topic(
+        self.completion_topic = encrypted_topic(
             self,
             "CompletionTopic",
+            purpose="Rekognition job completion messages",
             display_name="modlake Rekognition job completions",
-            master_key=self.topic_key,
-            enforce_ssl=True,
+            removal_policy=self._config.removal_policy,
         )
         self.rekognition_role = iam.Role(
             self,
             "RekognitionRole",
             description="Rekognition Video publishes modlake job completions to the completion topic with this role",
             # aws:SourceAccount keeps other accounts' Rekognition jobs from using this role (confused deputy).
-            assumed_by=iam.ServicePrincipal(
-                "rekognition.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
-            ),
+            assumed_by=account_service(self, "rekognition"),
         )
         # sns:Publish on this topic, plus kms:Decrypt and kms:GenerateDataKey* on this topic's key.
         self.completion_topic.grant_publish(self.rekognition_role)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -19,6 +15,7 @@ from stacks.config import PipelineConfig
 from stacks.digest import DIGEST_FOLDER
 from stacks.lambda_factory import business_metric
 from stacks.moderation import COLLECT_FOLDER, START_FOLDER
+from stacks.topics import account_service, encrypted_topic
 
 ALARM_PERIOD = Duration.minutes(5)
 START_QUEUE_MAX_AGE = Duration.hours(1)
@@ -43,23 +40,16 @@ class Monitoring(Construct):
         athena_workgroup: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        key = kms.Key(
+        self.ops_topic = encrypted_topic(
             self,
-            "OpsTopicKey",
-            description="modlake: encrypts operational alarm notifications",
-            enable_key_rotation=True,
+            "OpsTopic",
+            purpose="operational alarm notifications",
+            display_name="modlake alarms",
             removal_policy=config.removal_policy,
+            emails=config.alarm_emails,
         )
-        self.ops_topic = sns.Topic(self, "OpsTopic", display_name="modlake alarms", master_key=key, enforce_ssl=True)
         # The topic policy replaces SNS's default one, so CloudWatch needs an explicit grant (topic and key).
-        self.ops_topic.grant_publish(
-            iam.ServicePrincipal(
-                "cloudwatch.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
-            )
-        )
-        for email in config.alarm_emails:
-            self.ops_topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.ops_topic.grant_publish(account_service(self, "cloudwatch"))
         self._action = actions.SnsAction(self.ops_topic)
 
         for name, queue in dead_letter_queues.items():

@@ -53,6 +53,15 @@ class Synth:
         value = self.json["Outputs"][output]["Value"]
         return value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
 
+    def email_subscribers(self, topic_output: str) -> set[str]:
+        """Addresses subscribed by email to the topic a stack output names."""
+        topic = {"Ref": self.output_ref(topic_output)}
+        return {
+            s["Properties"]["Endpoint"]
+            for s in self.resources("AWS::SNS::Subscription").values()
+            if s["Properties"]["Protocol"] == "email" and s["Properties"]["TopicArn"] == topic
+        }
+
     def function(self, folder: str) -> tuple[str, dict[str, Any]]:
         """The modlake function whose handler lives in functions/<folder>/."""
         (found,) = [
