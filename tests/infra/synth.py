@@ -53,6 +53,18 @@ class Synth:
         value = self.json["Outputs"][output]["Value"]
         return value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
 
+    def topic_key_and_policy(self, topic_output: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The KMS key properties and the topic policy statements of the topic a stack output names."""
+        topic_id = self.output_ref(topic_output)
+        topic = self.resources_json[topic_id]["Properties"]
+        key = self.resources_json[topic["KmsMasterKeyId"]["Fn::GetAtt"][0]]["Properties"]
+        (policy,) = [
+            p["Properties"]["PolicyDocument"]["Statement"]
+            for p in self.resources("AWS::SNS::TopicPolicy").values()
+            if {"Ref": topic_id} in p["Properties"]["Topics"]
+        ]
+        return key, policy
+
     def email_subscribers(self, topic_output: str) -> set[str]:
         """Addresses subscribed by email to the topic a stack output names."""
         topic = {"Ref": self.output_ref(topic_output)}

@@ -107,14 +107,7 @@ def test_scheduler_role_may_only_invoke_the_digest_function_and_dead_letter(dev:
 def test_digest_topic_is_encrypted_and_tls_only(synth_name: str, request: pytest.FixtureRequest) -> None:
     # Given the digest topic
     synth: Synth = request.getfixturevalue(synth_name)
-    topic_id = synth.output_ref("DigestTopicArn")
-    topic = synth.resources_json[topic_id]["Properties"]
-    key = synth.resources_json[topic["KmsMasterKeyId"]["Fn::GetAtt"][0]]["Properties"]
-    (policy,) = [
-        p["Properties"]["PolicyDocument"]["Statement"]
-        for p in synth.resources("AWS::SNS::TopicPolicy").values()
-        if {"Ref": topic_id} in p["Properties"]["Topics"]
-    ]
+    key, policy = synth.topic_key_and_policy("DigestTopicArn")
     # Then it uses a rotating customer-managed key and denies publishing without TLS
     assert key["EnableKeyRotation"] is True
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)

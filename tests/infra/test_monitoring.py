@@ -67,14 +67,7 @@ def test_ops_topic_is_encrypted_tls_only_and_publishable_by_cloudwatch(
 ) -> None:
     # Given the ops topic
     synth: Synth = request.getfixturevalue(synth_name)
-    topic_id = synth.output_ref("OpsTopicArn")
-    topic = synth.resources_json[topic_id]["Properties"]
-    key = synth.resources_json[topic["KmsMasterKeyId"]["Fn::GetAtt"][0]]["Properties"]
-    (policy,) = [
-        p["Properties"]["PolicyDocument"]["Statement"]
-        for p in synth.resources("AWS::SNS::TopicPolicy").values()
-        if {"Ref": topic_id} in p["Properties"]["Topics"]
-    ]
+    key, policy = synth.topic_key_and_policy("OpsTopicArn")
     # Then it uses a rotating customer-managed key, denies non-TLS publishing,
     # and CloudWatch (this account only) may publish and use the key
     assert key["EnableKeyRotation"] is True
