@@ -1,0 +1,231 @@
+"""What the local AWS services share: the AWS JSON 1.1 wire format, AWS's error shape and model validation.
+
+Each local service (Rekognition, Athena) is a `JsonService`: it gets an operation name, the decoded request
+and a `RequestContext`, and returns the response as a dict or raises `ServiceError`. Requests are checked
+against botocore's service model the way AWS checks them (required members, lengths, patterns, enums,
+ranges) and answer `ValidationException` in AWS's words, because botocore checks none of the patterns or
+enums on the client side. Responses can be checked against the same model, so a local service cannot
+return a member, type or enum value AWS would not.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from typing import Any, Protocol
+
+import botocore.session
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who sent a request and where: the SigV4 scope's region and access key (moto's account comes from it)."""
+
+    region: str
+    access_key: str
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+class ServiceError(Exception):
+    """An AWS error response: its code (`__type`), message, HTTP status and any extra members of the error shape."""
+
+    def __init__(self, code: str, message: str, status: int = 400, **extra: Any) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error document AWS JSON 1.1 services send (botocore reads `__type` and `Message`)."""
+        return {"__type": self.code, "Message": self.message, **self.extra}
+
+
+ClientFactory = Callable[[str, RequestContext], Any]
+"""Makes a boto3 client for another local service (S3, SNS, Glue, …) with the caller's region and account."""
+
+
+class JsonService(Protocol):
+    """One local AWS JSON 1.1 service behind the endpoint."""
+
+    service_name: str  # botocore's name and the SigV4 signing name: "rekognition", "athena"
+
+    def operations(self) -> frozenset[str]:
+        """The operations this service answers itself (others go to moto, if moto has them)."""
+        ...
+
+    def handle(self, operation: str, request: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        """Answer one validated request, or raise ServiceError."""
+        ...
+
+    def close(self) -> None:
+        """Stop background work (jobs, queries) at shutdown."""
+        ...
+
+
+@cache
+def service_model(service_name: str) -> ServiceModel:
+    """botocore's model of an AWS service (cached: loading one takes tens of milliseconds)."""
+    return botocore.session.get_session().get_service_model(service_name)
+
+
+def operation_model(service_name: str, operation: str) -> OperationModel:
+    """One operation's model; an unknown operation is AWS's UnknownOperationException."""
+    model = service_model(service_name)
+    if operation not in model.operation_names:
+        raise ServiceError("UnknownOperationException", f"Unknown operation {operation}")
+    return model.operation_model(operation)
+
+
+def to_wire(value: Any) -> Any:
+    """A response value as JSON 1.1 sends it: timestamps as epoch seconds, everything else as is."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, Mapping):
+        return {k: to_wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_wire(v) for v in value]
+    return value
+
+
+def validate_request(operation: OperationModel, request: Mapping[str, Any]) -> None:
+    """Check a request the way AWS does; raise ValidationException listing every violation in AWS's words."""
+    problems: list[str] = []
+    if operation.input_shape is not None:
+        _check(operation.input_shape, request, "", problems, output=False)
+    if problems:
+        count = len(problems)
+        noun = "validation error" if count == 1 else "validation errors"
+        raise ServiceError("ValidationException", f"{count} {noun} detected: " + "; ".join(problems))
+
+
+def response_problems(operation: OperationModel, response: Mapping[str, Any]) -> list[str]:
+    """What in a response the service model does not allow (unknown members, wrong types, bad enums); [] if none."""
+    problems: list[str] = []
+    if operation.output_shape is not None:
+        _check(operation.output_shape, response, "", problems, output=True)
+    return problems
+
+
+def _member_path(parent: str, name: str) -> str:
+    camel = name[:1].lower() + name[1:]
+    return f"{parent}.{camel}" if parent else camel
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else str(value)
+
+
+def _violation(value: Any, path: str, rule: str) -> str:
+    """One violation as AWS words it: "Value 'x' at 'a.b' failed to satisfy constraint: Member must …"."""
+    return f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: Member must {rule}"
+
+
+def _check(shape: Shape, value: Any, path: str, problems: list[str], *, output: bool) -> None:
+    if value is None:
+        return
+    kind = shape.type_name
+    if isinstance(shape, StructureShape):
+        _check_structure(shape, value, path, problems, output=output)
+    elif isinstance(shape, ListShape):
+        if not isinstance(value, list | tuple):
+            problems.append(f"Value at '{path}' failed to satisfy constraint: Member must be a list")
+            return
+        _check_size(shape, len(value), path, value, problems, "length")
+        for index, item in enumerate(value):
+            _check(shape.member, item, f"{path}.{index + 1}.member", problems, output=output)
+    elif isinstance(shape, MapShape):
+        if not isinstance(value, Mapping):
+            problems.append(f"Value at '{path}' failed to satisfy constraint: Member must be a map")
+            return
+        for key, item in value.items():
+            _check(shape.key, key, f"{path}.key", problems, output=output)
+            _check(shape.value, item, f"{path}.{key}", problems, output=output)
+    elif kind == "string":
+        _check_string(shape, value, path, problems)
+    elif kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(_violation(value, path, "be a number"))
+            return
+        _check_size(shape, value, path, value, problems, "value")
+    elif kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(_violation(value, path, "be a number"))
+            return
+        _check_size(shape, value, path, value, problems, "value")
+    elif kind == "boolean" and not isinstance(value, bool):
+        problems.append(_violation(value, path, "be a boolean"))
+    elif kind == "timestamp" and not isinstance(value, datetime | date | int | float):
+        problems.append(_violation(value, path, "be a timestamp"))
+
+
+def _check_structure(shape: StructureShape, value: Any, path: str, problems: list[str], *, output: bool) -> None:
+    if not isinstance(value, Mapping):
+        problems.append(f"Value at '{path}' failed to satisfy constraint: Member must be a structure")
+        return
+    for name in shape.required_members:
+        if value.get(name) is None:
+            problems.append(
+                f"Value null at '{_member_path(path, name)}' failed to satisfy constraint: Member must not be null"
+            )
+    for name, item in value.items():
+        member = shape.members.get(name)
+        if member is None:
+            if output:  # AWS ignores unknown request members; a response must not invent any
+                problems.append(f"Member '{_member_path(path, name)}' is not in the service model")
+            continue
+        _check(member, item, _member_path(path, name), problems, output=output)
+
+
+def _check_string(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    if not isinstance(value, str):
+        problems.append(_violation(value, path, "be a string"))
+        return
+    _check_size(shape, len(value), path, value, problems, "length")
+    enum = shape.enum
+    if enum and value not in enum:
+        problems.append(
+            f"Value '{value}' at '{path}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(enum)}]"
+        )
+    pattern = shape.metadata.get("pattern")
+    if pattern and not _compiled(pattern).search(value):
+        problems.append(
+            f"Value '{value}' at '{path}' failed to satisfy constraint: "
+            f"Member must satisfy regular expression pattern: {pattern}"
+        )
+
+
+def _check_size(shape: Shape, size: float, path: str, value: Any, problems: list[str], what: str) -> None:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    shown = value if what == "value" or isinstance(value, str) else f"{len(value)} items"
+    if low is not None and size < low:
+        problems.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: "
+            f"Member must have {what} greater than or equal to {_number(low)}"
+        )
+    if high is not None and size > high:
+        problems.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: "
+            f"Member must have {what} less than or equal to {_number(high)}"
+        )
+
+
+def _number(limit: float) -> str:
+    return str(int(limit)) if float(limit).is_integer() else str(limit)
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """AWS patterns are Java regexes; the ones in these models are also valid Python (\\p{…} classes aside)."""
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return re.compile(".*", re.DOTALL)  # a pattern Python cannot read constrains nothing here

@@ -1,0 +1,1 @@
+"""Local Rekognition Video content moderation: decode, sample, classify, and the StartContentModeration/GetContentModeration API."""
