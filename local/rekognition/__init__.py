@@ -1,1 +1,1 @@
-"""Local Rekognition Video content moderation: decode, sample, classify, and the StartContentModeration/GetContentModeration API."""
+"""Local Rekognition Video content moderation: decoding, sampling, classifying, and its API."""
