@@ -1,14 +1,18 @@
 """Athena SQL on DuckDB over a local copy of the analytics bucket: the same tables, views, parameters and pruning.
 
 The engine reads a directory laid out like the analytics bucket (`<table>/dt=<yyyy-MM-dd>/<object>`), registers
-every table of glue/ and every view of queries/views/, binds Athena execution parameters, transpiles the query
-from Athena's dialect to DuckDB's with sqlglot, and reports which lake objects the query had to open, so tests
-can prove that a query prunes its partitions the way Athena's partition projection would.
+every table of glue/ and every view of queries/views/ (or the tables and views it is given: the local Athena
+service passes what the Glue catalog holds, with any partition keys and Glue types), binds Athena execution
+parameters, transpiles the query from Athena's dialect to DuckDB's with sqlglot, and reports which lake objects
+the query had to open, so tests can prove that a query prunes its partitions the way Athena's partition
+projection would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,8 +28,8 @@ from sqlglot.tokens import TokenType
 
 import glue
 import queries
-from glue.arrow import arrow_schema
-from glue.schema import TableSpec
+from glue.arrow import catalog_arrow_schema
+from glue.schema import Column, TableSpec
 from queries import SqlFile
 
 ATHENA = "athena"
@@ -62,6 +66,26 @@ _SCALAR_TYPES = {
 }
 _NATIVE_TIMESTAMP_TZ = "timestamp with time zone"
 
+# Glue/Hive types of partition keys → the DuckDB type hive partitioning casts the path value to, and a value of
+# that type for the engine's schema file (its partition directory is never a lake partition).
+_PARTITION_TYPES: dict[str, tuple[str, str]] = {
+    "string": ("VARCHAR", SCHEMA_PARTITION),
+    "varchar": ("VARCHAR", SCHEMA_PARTITION),
+    "char": ("VARCHAR", SCHEMA_PARTITION),
+    "tinyint": ("TINYINT", "0"),
+    "smallint": ("SMALLINT", "0"),
+    "int": ("INTEGER", "0"),
+    "integer": ("INTEGER", "0"),
+    "bigint": ("BIGINT", "0"),
+    "float": ("FLOAT", "0"),
+    "real": ("FLOAT", "0"),
+    "double": ("DOUBLE", "0"),
+    "boolean": ("BOOLEAN", "false"),
+    "date": ("DATE", "1970-01-01"),
+    "timestamp": ("TIMESTAMP", "1970-01-01 00:00:00"),
+}
+_PARAMETRISED_TYPE = re.compile(r"(varchar|char|decimal)\s*(\(.*\))?")
+
 
 class QueryError(Exception):
     """A query Athena would fail (syntax, unknown table or column, wrong parameter count); the message says why.
@@ -72,6 +96,39 @@ class QueryError(Exception):
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(f"{error_type}: {message}")
         self.error_type = error_type
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """A table as the engine reads it: data columns and partition keys (Glue types) and its directory in the lake."""
+
+    name: str
+    columns: tuple[Column, ...]
+    partition_keys: tuple[Column, ...] = ()
+    directory: str = ""  # relative to the lake root, `/`-separated; the table's name when empty
+
+    @classmethod
+    def from_spec(cls, spec: TableSpec) -> LakeTable:
+        """One of glue/'s tables, under its S3 prefix."""
+        return cls(spec.name, spec.columns, (spec.partition_key,), spec.prefix.rstrip("/"))
+
+    @property
+    def path(self) -> str:
+        """The table's directory relative to the lake root."""
+        return self.directory or self.name
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        """Partition key names, lower-case, in path order."""
+        return tuple(key.name.lower() for key in self.partition_keys)
+
+
+@dataclass(frozen=True)
+class LakeView:
+    """A view as the engine registers it: its name and its Athena SQL (tables named as the engine names them)."""
+
+    name: str
+    sql: str
 
 
 @dataclass(frozen=True)
@@ -135,18 +192,25 @@ def bind_parameters(sql: str, parameters: Sequence[str]) -> str:
     return bound
 
 
-def to_duckdb(sql: str, table_names: Sequence[str] = (), partition_keys: Mapping[str, str] | None = None) -> str:
-    """One Athena query as DuckDB SQL; qualifiers on the engine's tables (`db.table`) are dropped (one database).
-
-    partition_keys (table → partition column) lets partition filters reach the scan the way Trino's would.
-    """
+def parse_statement(sql: str) -> exp.Expr:
+    """The one statement of an Athena SQL text (sqlglot tree); SYNTAX_ERROR when it does not parse or holds several."""
     try:
         statements = [s for s in sqlglot.parse(sql, read=ATHENA) if s is not None]
     except (ParseError, TokenError) as error:
         raise QueryError("SYNTAX_ERROR", _parse_message(error)) from error
     if len(statements) != 1:
         raise QueryError("SYNTAX_ERROR", f"expected one statement, found {len(statements)}")
-    [tree] = statements
+    return statements[0]
+
+
+def to_duckdb(
+    sql: str, table_names: Sequence[str] = (), partition_keys: Mapping[str, str | Sequence[str]] | None = None
+) -> str:
+    """One Athena query as DuckDB SQL; qualifiers on the engine's tables (`db.table`) are dropped (one database).
+
+    partition_keys (table → its partition column or columns) lets partition filters reach the scan as Trino's do.
+    """
+    tree = parse_statement(sql)
     if not isinstance(tree, exp.Query):
         raise QueryError("NOT_SUPPORTED", f"only queries run locally, not {tree.key.upper()} statements")
     known = {name.lower() for name in table_names}
@@ -154,9 +218,14 @@ def to_duckdb(sql: str, table_names: Sequence[str] = (), partition_keys: Mapping
         if table.name.lower() in known:
             table.set("db", None)
             table.set("catalog", None)
+    _name_like_trino(tree)
     tree = tree.transform(_trino_semantics)
+    keys = {
+        name.lower(): frozenset([columns] if isinstance(columns, str) else columns)
+        for name, columns in (partition_keys or {}).items()
+    }
     for select in list(tree.find_all(exp.Select)):
-        _filter_partitions_before_unnest(select, partition_keys or {})
+        _filter_partitions_before_unnest(select, keys)
     try:
         return tree.sql(dialect=DUCKDB, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as error:
@@ -172,6 +241,30 @@ def _parse_message(error: ParseError | TokenError) -> str:
     return f"line {details.get('line')}:{details.get('col')}: {details.get('description')} near '{near}'"
 
 
+def _name_like_trino(tree: exp.Expr) -> None:
+    """Name the result's unnamed columns as Trino does: `_col<position>` (DuckDB would use the expression's text).
+
+    A column reference keeps its name and an alias wins; a select list with `*` is left alone (its positions
+    depend on the tables' widths).
+    """
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return
+    items = select.expressions
+    if any(
+        isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star))
+        for item in items
+    ):
+        return  # `*` or `t.*`
+    named = (exp.Alias, exp.Column, exp.Dot)
+    select.set(
+        "expressions",
+        [item if isinstance(item, named) else exp.alias_(item, f"_col{index}") for index, item in enumerate(items)],
+    )
+
+
 def _trino_semantics(node: exp.Expression) -> exp.Expression:
     """Rewrite what DuckDB computes differently from Trino once transpiled.
 
@@ -182,7 +275,7 @@ def _trino_semantics(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _filter_partitions_before_unnest(select: exp.Select, partition_keys: Mapping[str, str]) -> None:
+def _filter_partitions_before_unnest(select: exp.Select, partition_keys: Mapping[str, frozenset[str]]) -> None:
     """`FROM t CROSS JOIN UNNEST(…) WHERE dt …`: filter t by dt in a subquery, so DuckDB prunes as Trino does.
 
     Trino pushes a predicate on the table's own columns below the unnest; DuckDB keeps it above the lateral
@@ -194,8 +287,8 @@ def _filter_partitions_before_unnest(select: exp.Select, partition_keys: Mapping
     if base is None or where is None or not joins or not isinstance(base.this, exp.Table):
         return
     table = base.this
-    key = partition_keys.get(table.name.lower())
-    if key is None or not all(isinstance(join.this, exp.Unnest) for join in joins):
+    keys = partition_keys.get(table.name.lower())
+    if not keys or not all(isinstance(join.this, exp.Unnest) for join in joins):
         return
     produced = {column.name.lower() for join in joins if join.this.alias for column in join.this.args["alias"].columns}
     alias = table.alias_or_name
@@ -206,9 +299,9 @@ def _filter_partitions_before_unnest(select: exp.Select, partition_keys: Mapping
         columns = list(conjunct.find_all(exp.Column))
         if not columns or conjunct.find(exp.Query, exp.AggFunc, exp.Window):
             continue
-        if any(col.name.lower() != key or col.table not in ("", alias) for col in columns):
+        if any(col.name.lower() not in keys or col.table not in ("", alias) for col in columns):
             continue
-        if key in produced and any(col.table == "" for col in columns):
+        if keys & produced and any(col.table == "" for col in columns):
             continue  # an unnest column of the same name may be the one meant
         copied = conjunct.copy()
         for column in copied.find_all(exp.Column):
@@ -254,16 +347,18 @@ class LakeQueryEngine:
     def __init__(
         self,
         lake_root: Path,
-        tables: Sequence[TableSpec] = glue.TABLES,
-        views: Sequence[SqlFile] = queries.views(),
+        tables: Sequence[TableSpec | LakeTable] = glue.TABLES,
+        views: Sequence[SqlFile | LakeView] = queries.views(),
     ) -> None:
         self.lake_root = Path(lake_root).resolve()
-        self.tables = tuple(tables)
+        self.tables = tuple(t if isinstance(t, LakeTable) else LakeTable.from_spec(t) for t in tables)
+        lake_views = [v if isinstance(v, LakeView) else LakeView(v.name, v.body) for v in views]
         self._private = tempfile.TemporaryDirectory(prefix="modlake-athena-")
-        self._schema_files = {spec.name: self._write_schema_file(spec) for spec in self.tables}
-        self._keys = {spec.name.lower(): spec.partition_key.name.lower() for spec in self.tables}
-        self._names = [spec.name for spec in self.tables] + [view.name for view in views]
-        self._views = tuple((view.name, to_duckdb(view.body, self._names, self._keys)) for view in views)
+        self._schema_files = {table.name: self._write_schema_file(table) for table in self.tables}
+        self._keys = {table.name.lower(): table.key_names for table in self.tables}
+        self._names = [table.name for table in self.tables] + [view.name for view in lake_views]
+        self._views = tuple((view.name, to_duckdb(view.sql, self._names, self._keys)) for view in lake_views)
+        self._running: duckdb.DuckDBPyConnection | None = None
 
     def close(self) -> None:
         """Remove the engine's private schema files (also done when the engine is garbage-collected)."""
@@ -275,6 +370,13 @@ class LakeQueryEngine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def interrupt(self) -> None:
+        """Abort the query running now, if any (StopQueryExecution); execute() then raises a QueryError."""
+        running = self._running
+        if running is not None:
+            with contextlib.suppress(duckdb.Error):  # it finished and closed meanwhile: nothing left to stop
+                running.interrupt()
+
     def execute(self, sql: str, parameters: Sequence[str] = ()) -> QueryResult:
         """Run one Athena query (with `?` execution parameters) over the lake as it is now."""
         duck_sql = to_duckdb(bind_parameters(sql, parameters), self._names, self._keys)
@@ -282,6 +384,7 @@ class LakeQueryEngine:
         try:
             self._register(connection)
             connection.execute("CALL enable_logging('FileSystem')")
+            self._running = connection
             try:
                 relation = connection.sql(duck_sql)
                 columns = tuple(
@@ -292,6 +395,8 @@ class LakeQueryEngine:
                 rows = relation.fetchall()
             except duckdb.Error as error:
                 raise _query_error(error) from error
+            finally:
+                self._running = None
             files = self._opened_lake_files(connection)
         finally:
             connection.close()
@@ -303,28 +408,49 @@ class LakeQueryEngine:
         )
 
     # --- registration ---------------------------------------------------------------------------------------
-    def _write_schema_file(self, spec: TableSpec) -> Path:
-        directory = Path(self._private.name) / spec.name / f"{spec.partition_key.name}={SCHEMA_PARTITION}"
+    def _write_schema_file(self, table: LakeTable) -> Path:
+        directory = Path(self._private.name) / table.name
+        for key in table.partition_keys:
+            directory /= f"{key.name}={_partition_type(key)[1]}"
         directory.mkdir(parents=True)
         path = directory / "schema.parquet"
-        pq.write_table(arrow_schema(spec).empty_table(), path)
+        try:
+            schema = catalog_arrow_schema(table.columns)
+        except ValueError as error:
+            raise QueryError("NOT_SUPPORTED", f"table {table.name}: {error}") from error
+        pq.write_table(schema.empty_table(), path)
         return path
 
-    def lake_files(self, spec: TableSpec) -> list[Path]:
-        """The table's objects now: every visible file in a partition directory (Athena skips `_` and `.` names)."""
-        table_dir = self.lake_root / spec.prefix
-        pattern = f"{spec.partition_key.name}=*/*"
-        found = table_dir.glob(pattern) if table_dir.is_dir() else iter(())
-        return sorted(p for p in found if p.is_file() and not p.name.startswith(("_", ".")))
+    def lake_files(self, table: TableSpec | LakeTable) -> list[Path]:
+        """The table's objects now: every visible file under its partition directories, at any depth (Athena reads
+        a partition's location recursively and skips names starting with `_` or `.`)."""
+        lake_table = table if isinstance(table, LakeTable) else LakeTable.from_spec(table)
+        table_dir = self.lake_root / lake_table.path
+        if not table_dir.is_dir():
+            return []
+        keys = lake_table.key_names
+        found = []
+        for path in table_dir.rglob("*"):
+            parts = path.relative_to(table_dir).parts
+            if any(part.startswith(("_", ".")) for part in parts) or not path.is_file():
+                continue
+            if len(parts) <= len(keys):
+                continue  # a file outside every partition directory is not part of a partitioned table
+            if all(part.lower().startswith(f"{key}=") for part, key in zip(parts, keys, strict=False)):
+                found.append(path)
+        return sorted(found)
 
     def _register(self, connection: duckdb.DuckDBPyConnection) -> None:
-        for spec in self.tables:
-            files = [self._schema_files[spec.name], *self.lake_files(spec)]
+        for table in self.tables:
+            files = [self._schema_files[table.name], *self.lake_files(table)]
             file_list = "[" + ", ".join(_quote(str(p)) for p in files) + "]"
-            key = spec.partition_key.name
+            if table.partition_keys:
+                types = ", ".join(f"{_quote(key.name)}: {_partition_type(key)[0]}" for key in table.partition_keys)
+                options = f"hive_partitioning = true, hive_types = {{{types}}}"
+            else:
+                options = "hive_partitioning = false"
             connection.execute(
-                f"CREATE VIEW {_ident(spec.name)} AS SELECT * FROM read_parquet({file_list}, "
-                f"hive_partitioning = true, hive_types = {{{_quote(key)}: VARCHAR}})"
+                f"CREATE VIEW {_ident(table.name)} AS SELECT * FROM read_parquet({file_list}, {options})"
             )
         for name, body in self._views:
             try:
@@ -342,6 +468,17 @@ class LakeQueryEngine:
             if path.is_relative_to(self.lake_root):
                 opened.add(path.relative_to(self.lake_root).as_posix())
         return tuple(sorted(opened))
+
+
+def _partition_type(key: Column) -> tuple[str, str]:
+    """(DuckDB type, schema-file placeholder value) of a partition key's Glue type; unknown types stay strings."""
+    glue_type = key.glue_type.strip().lower()
+    if glue_type in _PARTITION_TYPES:
+        return _PARTITION_TYPES[glue_type]
+    parametrised = _PARAMETRISED_TYPE.fullmatch(glue_type)
+    if parametrised and parametrised[1] == "decimal":
+        return f"DECIMAL{parametrised[2] or ''}", "0"
+    return "VARCHAR", SCHEMA_PARTITION
 
 
 def _query_error(error: duckdb.Error) -> QueryError:
