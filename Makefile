@@ -11,7 +11,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint unit synth bench digest-preview deploy destroy lock clean
+.PHONY: help install test lint unit synth bench serve digest-preview deploy destroy lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -41,8 +41,13 @@ synth: install ## write cdk.out/modlake-$(STAGE).template.json
 	$(CDK) synth --quiet -c stage=$(STAGE) > /dev/null
 	@echo "wrote cdk.out/modlake-$(STAGE).template.json"
 
-bench: install ## collector benchmark (prints one JSON object per line)
+bench: install ## collector and local moderation benchmarks (print one JSON object per line)
 	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m bench.collector
+	$(BIN)/python -m bench.moderation
+
+PORT ?= 4566
+serve: install ## the local AWS endpoint on 127.0.0.1:$(PORT) (our Rekognition Video and Athena, moto for the rest)
+	$(BIN)/python -m local serve --port $(PORT)
 
 digest-preview: install ## render the daily digest of a generated 35-day sample lake to build/digest-preview/
 	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m local.digest_preview --out build/digest-preview

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -92,10 +93,20 @@ class LocalEndpoint:
         self.check_responses = check_responses
         self._services: dict[str, JsonService] = {}
         self._moto = DomainDispatcherApplication(create_backend_app)
-        self._server: BaseWSGIServer = make_server(
-            host, port, self._app, threaded=True, request_handler=MotoRequestHandler
-        )
+        # Bind here, so a port in use is an OSError for the caller (werkzeug would print and exit the process).
+        with socket.create_server((host, port)) as listener:
+            self._server: BaseWSGIServer = make_server(
+                host,
+                listener.getsockname()[1],
+                self._app,
+                threaded=True,
+                request_handler=MotoRequestHandler,
+                fd=listener.fileno(),
+            )
         self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
+        self._shutdown_lock = threading.Lock()
+        self._closed = False
         self.clients.url = self.url
 
     @property
@@ -114,18 +125,32 @@ class LocalEndpoint:
 
     def start(self) -> LocalEndpoint:
         """Serve from a background thread (tests, the CLI's sandbox); returns self."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="modlake-endpoint", daemon=True)
+        self._serving.set()
+        self._thread = threading.Thread(target=self.serve_forever, name="modlake-endpoint", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        """Serve on the calling thread until shutdown() is called from another thread."""
-        self._server.serve_forever()
+        """Serve on the calling thread until stop_serving() or shutdown() is called from another thread."""
+        self._serving.set()
+        try:
+            self._server.serve_forever()
+        finally:
+            self._serving.clear()
+
+    def stop_serving(self) -> None:
+        """Make serve_forever() return (safe from a signal-handling thread; a no-op when not serving)."""
+        if self._serving.is_set():
+            self._server.shutdown()
 
     def shutdown(self) -> None:
-        """Stop accepting requests, stop the services' background work and release the port."""
+        """Stop accepting requests, stop the services' background work and release the port (once)."""
+        with self._shutdown_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.stop_serving()
         if self._thread is not None:
-            self._server.shutdown()
             self._thread.join(timeout=10)
             self._thread = None
         for service in self._services.values():
