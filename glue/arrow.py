@@ -40,7 +40,7 @@ _SIZED_STRING = re.compile(r"(?:varchar|char)\s*\(\s*\d+\s*\)")
 HIVE_DEFAULT_DECIMAL = (10, 0)  # Hive's `decimal` without precision and scale
 
 
-def _split_top_level(body: str) -> list[str]:
+def split_top_level(body: str) -> list[str]:
     """Split 'a:int,b:array<x,y>' on the commas that are not inside angle brackets or parentheses."""
     parts, depth, start = [], 0, 0
     for i, char in enumerate(body):
@@ -65,12 +65,12 @@ def _arrow(glue_type: str, scalars: Mapping[str, pa.DataType], *, catalog: bool)
         return pa.list_(_arrow(glue_type[len("array<") : -1], scalars, catalog=catalog))
     if glue_type.startswith("struct<") and glue_type.endswith(">"):
         fields = []
-        for part in _split_top_level(glue_type[len("struct<") : -1]):
+        for part in split_top_level(glue_type[len("struct<") : -1]):
             name, _, inner = part.partition(":")
             fields.append(pa.field(name.strip(), _arrow(inner, scalars, catalog=catalog)))
         return pa.struct(fields)
     if catalog and glue_type.startswith("map<") and glue_type.endswith(">"):
-        key, value = _split_top_level(glue_type[len("map<") : -1])
+        key, value = split_top_level(glue_type[len("map<") : -1])
         return pa.map_(_arrow(key, scalars, catalog=True), _arrow(value, scalars, catalog=True))
     if catalog and (decimal := _DECIMAL.fullmatch(glue_type)):
         precision, scale = (int(decimal[1]), int(decimal[2])) if decimal[1] else HIVE_DEFAULT_DECIMAL

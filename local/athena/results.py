@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from glue.arrow import split_top_level
 from local.athena_engine import ResultColumn
 
 TIMESTAMP_PRECISION = 3  # Athena engine v3 reads and returns timestamp(3)
@@ -47,20 +48,6 @@ class TrinoType:
     field_names: tuple[str, ...] = field(default=())  # row only
 
 
-def _split_top_level(body: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(body):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(body[start:index])
-            start = index + 1
-    parts.append(body[start:])
-    return [part.strip() for part in parts]
-
-
 def parse_type(athena_type: str) -> TrinoType:
     """`array(row(name varchar, confidence double))` as a tree; unknown names stay scalars."""
     text = athena_type.strip()
@@ -68,7 +55,7 @@ def parse_type(athena_type: str) -> TrinoType:
         return TrinoType(text.lower())
     opening = text.index("(")
     base = text[:opening].strip().lower()
-    arguments = _split_top_level(text[opening + 1 : -1])
+    arguments = split_top_level(text[opening + 1 : -1])
     if base == "array":
         return TrinoType(base, elements=(parse_type(arguments[0]),))
     if base == "map":
