@@ -10,7 +10,12 @@ return a member, type or enum value AWS would not.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+import secrets
+import struct
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +73,44 @@ class JsonService(Protocol):
     def close(self) -> None:
         """Stop background work (jobs, queries) at shutdown."""
         ...
+
+
+class PageTokens:
+    """Opaque, tamper-proof NextTokens: an offset and its issue time, signed with the listing they page through.
+
+    A token is only good for the scope it was made for (a job and its sort order, a query's results, …), by the
+    service instance that made it, and for `lifetime_seconds`; anything else reads as None.
+    """
+
+    _BODY = struct.Struct(">QQ")  # offset, issued (epoch seconds)
+
+    def __init__(self, clock: Callable[[], float], lifetime_seconds: float | None = None) -> None:
+        self._clock = clock
+        self._lifetime = lifetime_seconds
+        self._secret = secrets.token_bytes(32)
+
+    def make(self, scope: str, offset: int) -> str:
+        """The NextToken for `offset` within `scope`."""
+        body = self._BODY.pack(offset, int(self._clock()))
+        return base64.urlsafe_b64encode(body + self._mac(scope, body)).decode().rstrip("=")
+
+    def read(self, token: str, scope: str) -> int | None:
+        """The offset a token holds if this instance made it for `scope` and it has not expired; else None."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except ValueError:
+            return None
+        size = self._BODY.size
+        body, mac = raw[:size], raw[size:]
+        if len(body) != size or not hmac.compare_digest(mac, self._mac(scope, body)):
+            return None
+        offset, issued = self._BODY.unpack(body)
+        if self._lifetime is not None and self._clock() - issued > self._lifetime:
+            return None
+        return int(offset)
+
+    def _mac(self, scope: str, body: bytes) -> bytes:
+        return hmac.new(self._secret, scope.encode() + b"\n" + body, hashlib.sha256).digest()[:16]
 
 
 @cache

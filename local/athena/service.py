@@ -9,11 +9,7 @@ leading its StateChangeReason, as in Athena. GetQueryResults pages through the r
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
-import secrets
 import threading
 import time
 import uuid
@@ -31,7 +27,7 @@ from local.athena.catalog import CatalogResolver, split_s3_uri
 from local.athena.mirror import LakeMirror
 from local.athena.results import column_info, csv_text, row_texts
 from local.athena_engine import LakeQueryEngine, QueryError, ResultColumn, bind_parameters, parse_statement
-from local.protocol import ClientFactory, RequestContext, ServiceError
+from local.protocol import ClientFactory, PageTokens, RequestContext, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +184,7 @@ class AthenaService:
         self._clients = clients
         self._clock = clock
         self._mirror = LakeMirror(Path(work_dir) / "mirror")
-        self._secret = secrets.token_bytes(32)
+        self._page_tokens = PageTokens(clock)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._query_lock = threading.Lock()  # one sync + execute at a time: no query sees a half-synced mirror
@@ -575,25 +571,13 @@ class AthenaService:
         }
         following = offset + size
         if following <= len(rows):
-            response["NextToken"] = self._make_token("results", execution.execution_id, following)
+            response["NextToken"] = self._page_tokens.make(f"results:{execution.execution_id}", following)
         return response
-
-    def _make_token(self, kind: str, scope: str, offset: int) -> str:
-        """An opaque NextToken: the position, signed together with what it pages through."""
-        body = f"{offset}".encode()
-        mac = hmac.new(self._secret, f"{kind}:{scope}:".encode() + body, hashlib.sha256).digest()[:16]
-        return base64.urlsafe_b64encode(body + b":" + mac).decode().rstrip("=")
 
     def _read_token(self, token: str, kind: str, scope: str) -> int:
         """The position a NextToken holds, if this service made it for the same listing."""
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            body, mac = raw.split(b":", 1)
-            offset = int(body.decode())
-        except (ValueError, UnicodeDecodeError) as error:
-            raise self._bad_token() from error
-        expected = hmac.new(self._secret, f"{kind}:{scope}:".encode() + body, hashlib.sha256).digest()[:16]
-        if not hmac.compare_digest(mac, expected) or offset < 0:
+        offset = self._page_tokens.read(token, f"{kind}:{scope}")
+        if offset is None:
             raise self._bad_token()
         return offset
 
@@ -631,5 +615,5 @@ class AthenaService:
         if page:  # the model's list has a minimum length of 1
             response["QueryExecutionIds"] = page
         if offset + size < len(ids):
-            response["NextToken"] = self._make_token("list", scope, offset + size)
+            response["NextToken"] = self._page_tokens.make(f"list:{scope}", offset + size)
         return response

@@ -9,15 +9,11 @@ aggregations and an opaque, signed NextToken.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import re
 import secrets
 import shutil
-import struct
 import tempfile
 import threading
 import time
@@ -29,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local.protocol import ClientFactory, RequestContext, ServiceError
+from local.protocol import ClientFactory, PageTokens, RequestContext, ServiceError
 from local.rekognition import video
 from local.rekognition.classifier import FrameClassifier
 from local.rekognition.video import Analysis, UnsupportedVideo, VideoProbe
@@ -203,7 +199,7 @@ class RekognitionService:
         self._clock = clock
         work_dir.mkdir(parents=True, exist_ok=True)
         self._downloads = Path(tempfile.mkdtemp(prefix="videos-", dir=work_dir))
-        self._secret = secrets.token_bytes(32)
+        self._page_tokens = PageTokens(clock, TOKEN_LIFETIME_SECONDS)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._jobs: dict[str, _Job] = {}
@@ -509,7 +505,7 @@ class RekognitionService:
             ordered = self._sorted(job, sort_by, aggregate_by)
             labels = [detection.wire() for detection in ordered[offset : offset + max_results]]
             if offset + max_results < len(ordered):
-                next_token = self._make_token(job_id, sort_by, aggregate_by, offset + max_results)
+                next_token = self._page_tokens.make(_token_scope(job_id, sort_by, aggregate_by), offset + max_results)
         response["ModerationLabels"] = labels
         if next_token is not None:
             response["NextToken"] = next_token
@@ -532,27 +528,12 @@ class RekognitionService:
         with self._lock:
             return job.sorted_pages.setdefault((sort_by, aggregate_by), ordered)
 
-    def _make_token(self, job_id: str, sort_by: str, aggregate_by: str, offset: int) -> str:
-        """An opaque NextToken: the offset and issue time, signed together with the job id, sort and aggregation."""
-        body = struct.pack(">IQ", offset, int(self._clock()))
-        mac = hmac.new(self._secret, _token_scope(job_id, sort_by, aggregate_by) + body, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
-
     def _read_token(self, token: str, job_id: str, sort_by: str, aggregate_by: str) -> int:
         """The offset a NextToken points at, if made here for this job, sort and aggregation in the last 24 h."""
-        invalid = ServiceError("InvalidPaginationTokenException", "Invalid Token")
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        except ValueError as error:
-            raise invalid from error
-        body, mac = raw[:12], raw[12:]
-        expected = hmac.new(self._secret, _token_scope(job_id, sort_by, aggregate_by) + body, hashlib.sha256).digest()
-        if len(body) != 12 or not hmac.compare_digest(mac, expected):
-            raise invalid
-        offset, issued = struct.unpack(">IQ", body)
-        if self._clock() - issued > TOKEN_LIFETIME_SECONDS:
-            raise invalid
-        return int(offset)
+        offset = self._page_tokens.read(token, _token_scope(job_id, sort_by, aggregate_by))
+        if offset is None:
+            raise ServiceError("InvalidPaginationTokenException", "Invalid Token")
+        return offset
 
 
 def _completion_message(job: _Job, now: float) -> dict[str, Any]:
@@ -654,8 +635,8 @@ def _name_order(detection: _Detection) -> tuple[str, float, int]:
     return detection.name, -detection.confidence, detection.timestamp_ms
 
 
-def _token_scope(job_id: str, sort_by: str, aggregate_by: str) -> bytes:
-    return f"{job_id}\n{sort_by}\n{aggregate_by}\n".encode()
+def _token_scope(job_id: str, sort_by: str, aggregate_by: str) -> str:
+    return f"{job_id}\n{sort_by}\n{aggregate_by}"
 
 
 def _in_region(context: RequestContext, arn: str) -> RequestContext:
