@@ -33,6 +33,7 @@ from local.protocol import (
     to_wire,
     validate_request,
 )
+from local.stack.calls import AwsCall, record_calls
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -48,6 +49,8 @@ _QUERY_SCOPE = re.compile(r"X-Amz-Credential=([^%/&]+)(?:%2F|/)\d{8}(?:%2F|/)([^
 _INTERNAL_ERROR = {"rekognition": "InternalServerError", "athena": "InternalServerException"}
 
 StartResponse = Callable[..., Any]
+# A REST route for one service: answers (status, headers, body) for requests it serves, None for the rest.
+Route = Callable[[dict[str, Any], "RequestContext"], "tuple[int, dict[str, str], bytes] | None"]
 
 
 def signing_scope(environ: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -64,12 +67,15 @@ class EndpointClients:
 
     def __init__(self) -> None:
         self.url = ""
-        self._clients: dict[tuple[str, str, str], Any] = {}
+        # Told of every call made on a caller's behalf (AwsCall.caller: the caller's access key, or the principal
+        # the service acted as, see RequestContext.principal).
+        self.on_call: Callable[[AwsCall], None] | None = None
+        self._clients: dict[tuple[str, str, str, str], Any] = {}
         self._lock = threading.Lock()
 
     def __call__(self, service: str, context: RequestContext) -> Any:
         """A client for `service` in the caller's region and account, made once and shared (clients are thread-safe)."""
-        key = (service, context.region, context.access_key)
+        key = (service, context.region, context.access_key, context.principal)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
@@ -81,8 +87,13 @@ class EndpointClients:
                     aws_secret_access_key="local",
                     config=Config(retries={"mode": "standard", "max_attempts": 3}, s3={"addressing_style": "path"}),
                 )
+                record_calls(client, context.principal or context.access_key, self._notify)
                 self._clients[key] = client
             return client
+
+    def _notify(self, call: AwsCall) -> None:
+        if self.on_call is not None:
+            self.on_call(call)
 
 
 class LocalEndpoint:
@@ -92,6 +103,7 @@ class LocalEndpoint:
         self.clients = EndpointClients()
         self.check_responses = check_responses
         self._services: dict[str, JsonService] = {}
+        self._routes: dict[str, Route] = {}
         self._moto = DomainDispatcherApplication(create_backend_app)
         # Bind here, so a port in use is an OSError for the caller (werkzeug would print and exit the process).
         with socket.create_server((host, port)) as listener:
@@ -118,6 +130,10 @@ class LocalEndpoint:
     def add(self, service: JsonService) -> None:
         """Serve this service's operations for requests signed with its name."""
         self._services[service.service_name] = service
+
+    def add_route(self, signing_name: str, route: Route) -> None:
+        """Offer requests signed for this service to `route` first (e.g. Lambda Invoke for the local stack)."""
+        self._routes[signing_name] = route
 
     def service(self, name: str) -> JsonService:
         """The local service registered under this signing name (tests and the CLI read its state)."""
@@ -176,6 +192,15 @@ class LocalEndpoint:
             if service is not None and operation in service.operations():
                 context = RequestContext(region=region, access_key=access_key)
                 return self._json_call(service, operation, environ, context, start_response)
+        if scope is not None and scope[2] in self._routes:
+            access_key, region, signing_name = scope
+            context = RequestContext(region=region, access_key=access_key)
+            answer = self._routes[signing_name](environ, context)
+            if answer is not None:
+                status, headers, body = answer
+                reason = {200: "OK", 202: "Accepted", 204: "No Content"}.get(status, "Error")
+                start_response(f"{status} {reason}", [*headers.items(), ("Content-Length", str(len(body)))])
+                return [body]
         result: Iterable[bytes] = self._moto(environ, start_response)
         return result
 

@@ -18,7 +18,7 @@ import secrets
 import struct
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cache
 from typing import Any, Protocol
@@ -36,6 +36,13 @@ class RequestContext:
     region: str
     access_key: str
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Whose permissions a call our service makes would need in AWS: "" for the caller's own, "role:<arn>" for a
+    # role the service assumes, "service:<name>" for the service's own bookkeeping (no caller permission).
+    principal: str = ""
+
+    def acting_as(self, principal: str) -> RequestContext:
+        """This context for calls made with another identity (see `principal`)."""
+        return replace(self, principal=principal)
 
 
 class ServiceError(Exception):

@@ -43,6 +43,8 @@ _ACTIVE = frozenset({QUEUED, RUNNING})
 PRIMARY_WORK_GROUP = "primary"
 DEFAULT_CATALOG = "AwsDataCatalog"
 DEFAULT_DATABASE = "default"
+# Athena's own bookkeeping (the work group, the account): AWS checks no caller permission for these reads.
+SERVICE_PRINCIPAL = "service:athena"
 ENGINE_VERSION = "Athena engine version 3"
 MAX_RESULTS = 1000
 MAX_LISTED = 50
@@ -297,7 +299,7 @@ class AthenaService:
         with self._lock:
             known = self._accounts.get(context.access_key)
         if known is None:
-            known = str(self._clients("sts", context).get_caller_identity()["Account"])
+            known = str(self._clients("sts", context.acting_as(SERVICE_PRINCIPAL)).get_caller_identity()["Account"])
             with self._lock:
                 self._accounts[context.access_key] = known
         return known
@@ -305,7 +307,11 @@ class AthenaService:
     def _work_group(self, name: str, context: RequestContext) -> dict[str, Any]:
         """The work group as moto's Athena keeps it; Athena's InvalidRequestException when there is none."""
         try:
-            group = self._clients("athena", context).get_work_group(WorkGroup=name).get("WorkGroup")
+            group = (
+                self._clients("athena", context.acting_as(SERVICE_PRINCIPAL))
+                .get_work_group(WorkGroup=name)
+                .get("WorkGroup")
+            )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != INVALID_REQUEST:
                 raise

@@ -315,7 +315,7 @@ class RekognitionService:
     def _prepare(self, job_id: str, parameters: _Parameters, context: RequestContext) -> _Job:
         """Everything AWS checks before it answers a start: topic, object, size; then the download and its probe."""
         if parameters.topic_arn is not None:
-            self._check_topic(parameters.topic_arn, context)
+            self._check_topic(parameters.topic_arn, parameters.role_arn, context)
         s3 = self._clients("s3", context)
         version = {"VersionId": parameters.version} if parameters.version is not None else {}
         size = self._object_size(s3, parameters, version)
@@ -333,10 +333,12 @@ class RekognitionService:
             raise
         return _Job(job_id, context.region, parameters, context, self._settings.frames_per_second, path, probe, failure)
 
-    def _check_topic(self, topic_arn: str, context: RequestContext) -> None:
+    def _check_topic(self, topic_arn: str, role_arn: str | None, context: RequestContext) -> None:
         """Stricter than AWS, on purpose: a typo in the topic fails the start instead of losing the notice."""
         try:
-            self._clients("sns", _in_region(context, topic_arn)).get_topic_attributes(TopicArn=topic_arn)
+            self._clients("sns", _as_role(_in_region(context, topic_arn), role_arn)).get_topic_attributes(
+                TopicArn=topic_arn
+            )
         except ClientError as error:
             if _status(error) >= 500:
                 raise
@@ -470,7 +472,7 @@ class RekognitionService:
         topic_arn = job.parameters.topic_arn
         assert topic_arn is not None
         try:
-            sns = self._clients("sns", _in_region(job.context, topic_arn))
+            sns = self._clients("sns", _as_role(_in_region(job.context, topic_arn), job.parameters.role_arn))
             sns.publish(
                 TopicArn=topic_arn, Message=json.dumps(_completion_message(job, self._clock()), separators=(",", ":"))
             )
@@ -643,6 +645,11 @@ def _in_region(context: RequestContext, arn: str) -> RequestContext:
     """The caller's context moved to the region an ARN names (arn:aws:sns:REGION:ACCOUNT:NAME)."""
     parts = arn.split(":")
     return replace(context, region=parts[3]) if len(parts) > 3 and parts[3] else context
+
+
+def _as_role(context: RequestContext, role_arn: str | None) -> RequestContext:
+    """Rekognition publishes completions with the role NotificationChannel names, not as the caller."""
+    return context.acting_as(f"role:{role_arn}") if role_arn else context
 
 
 def _status(error: ClientError) -> int:

@@ -1,0 +1,62 @@
+"""Where a running local stack says how to reach it, so `modlake --local` in another terminal finds it."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.stack.template import PROJECT_ROOT
+
+STATE_DIR = PROJECT_ROOT / "build" / "local-stack"
+STATE_FILE = STATE_DIR / "state.json"
+LOCAL_STACK_NAME = "modlake-local"
+LOCAL_REGION = "us-east-1"
+LOCAL_ACCESS_KEY = "modlake-cli"  # any key works locally; moto maps every unknown key to its default account
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    """A local stack being served: its endpoint, its name and region, and its CloudFormation outputs."""
+
+    endpoint_url: str
+    stack_name: str = LOCAL_STACK_NAME
+    region: str = LOCAL_REGION
+    outputs: dict[str, str] = field(default_factory=dict)
+    pid: int = 0
+
+    def write(self, path: Path = STATE_FILE) -> None:
+        """Announce this stack (atomically, so a reader never sees half a file)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(asdict(self), indent=2))
+        partial.replace(path)
+
+    @classmethod
+    def read(cls, path: Path = STATE_FILE) -> RunningStack | None:
+        """The announced stack, or None when none was announced or its process has exited."""
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+            stack = cls(**data)
+        except (OSError, ValueError, TypeError):
+            return None
+        return stack if _process_alive(stack.pid) else None
+
+    @staticmethod
+    def withdraw(path: Path = STATE_FILE) -> None:
+        """Remove the announcement (the stack is stopping)."""
+        path.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
