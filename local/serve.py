@@ -15,7 +15,7 @@ from types import FrameType
 
 from local.athena.service import AthenaService
 from local.endpoint import DEFAULT_PORT, LOOPBACK, LocalEndpoint, default_work_dir
-from local.rekognition.classifier import classifier_by_name
+from local.rekognition.classifier import FrameClassifier, classifier_by_name
 from local.rekognition.service import RekognitionService, RekognitionSettings
 
 CLASSIFIERS = ("nudenet", "palette")
@@ -27,7 +27,7 @@ class EndpointSettings:
 
     port: int = DEFAULT_PORT
     host: str = LOOPBACK
-    classifier: str = "nudenet"
+    classifier: str | FrameClassifier = "nudenet"  # a name, or a classifier (tests hold jobs with a gated one)
     rekognition: RekognitionSettings = field(default_factory=RekognitionSettings)
     work_dir: Path = field(default_factory=default_work_dir)
     check_responses: bool = False  # validate every local response against botocore's model (tests turn it on)
@@ -40,7 +40,7 @@ def build_endpoint(settings: EndpointSettings) -> LocalEndpoint:
     endpoint.add(
         RekognitionService(
             endpoint.clients,
-            classifier_by_name(settings.classifier),
+            classifier_by_name(settings.classifier) if isinstance(settings.classifier, str) else settings.classifier,
             work_dir / "rekognition",
             settings.rekognition,
         )

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 SQS_MAX_RECEIVE = 10  # ReceiveMessage returns at most 10 messages
 LONG_POLL_SECONDS = 1  # short enough that stop() is prompt
 DEFAULT_ENVIRONMENTS = 2  # execution environments per function when its mapping sets no maximum concurrency
-WORKER_START_TIMEOUT = 120.0
+WORKER_START_TIMEOUT = 120.0  # the init phase (imports and cold-start code), apart from the function's timeout
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,21 @@ class _Environment:
         self._requests = os.fdopen(self._request_write, "w", encoding="utf-8")
         self._responses = os.fdopen(self._response_read, "r", encoding="utf-8")
         self._reply: dict[str, Any] | None = None
+        self._ready = False
+
+    def ready(self, timeout: float) -> bool:
+        """Wait for the worker's init phase (imports, cold-start code) to end; False if it died or took too long."""
+        if not self._ready:
+            self._ready = bool(self._receive(timeout))
+        return self._ready
 
     def invoke(self, request: Mapping[str, Any], timeout: float) -> dict[str, Any] | None:
         """Send one request and wait for its reply; None if the process died or the timeout passed."""
         self._requests.write(json.dumps(request) + "\n")
         self._requests.flush()
+        return self._receive(timeout)
+
+    def _receive(self, timeout: float) -> dict[str, Any] | None:
         self._reply = None
         reader = threading.Thread(target=self._read_reply, daemon=True)
         reader.start()
@@ -155,7 +165,6 @@ class FunctionHost:
         self._log = log_path.open("ab")
         self._idle: list[_Environment] = []
         self._all: list[_Environment] = []
-        self._warm: set[int] = set()  # pids of environments whose init has finished
         self._slots = threading.BoundedSemaphore(max_environments)
         self._lock = threading.Lock()
         self._on_calls = on_calls
@@ -178,15 +187,17 @@ class FunctionHost:
             with self._lock:
                 self.in_flight += 1
             try:
-                reply = environment.invoke(
-                    {
-                        "event": event,
-                        "deadline_ms": time.time() * 1000 + self._timeout * 1000,
-                        "request_id": str(uuid.uuid4()),
-                        "function_arn": f"arn:aws:lambda:::function:{self.spec.name}",
-                    },
-                    timeout=self._timeout + WORKER_START_TIMEOUT * (environment.process.pid not in self._warm),
-                )
+                reply = None
+                if environment.ready(WORKER_START_TIMEOUT):
+                    reply = environment.invoke(
+                        {
+                            "event": event,
+                            "deadline_ms": time.time() * 1000 + self._timeout * 1000,
+                            "request_id": str(uuid.uuid4()),
+                            "function_arn": f"arn:aws:lambda:::function:{self.spec.name}",
+                        },
+                        timeout=self._timeout,
+                    )
             finally:
                 with self._lock:
                     self.in_flight -= 1
@@ -204,7 +215,6 @@ class FunctionHost:
                     duration_seconds=duration,
                 )
             else:
-                self._warm.add(environment.process.pid)
                 with self._lock:
                     self._idle.append(environment)
                 calls = tuple(AwsCall.from_dict(call) for call in reply.get("calls", []))
@@ -263,6 +273,7 @@ class SqsEventSource:
         self._sqs = sqs
         self._region = region
         self._stop = threading.Event()
+        self.pollers = concurrency
         self._threads = [
             threading.Thread(target=self._poll, name=f"poller-{host.spec.name}-{n}", daemon=True)
             for n in range(concurrency)

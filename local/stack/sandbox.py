@@ -21,6 +21,7 @@ import boto3
 from botocore.config import Config
 
 from local.protocol import RequestContext
+from local.rekognition.classifier import FrameClassifier
 from local.rekognition.service import RekognitionService, RekognitionSettings
 from local.serve import EndpointSettings, build_endpoint
 from local.stack.calls import AwsCall
@@ -45,7 +46,7 @@ class SandboxSettings:
 
     work_dir: Path = STATE_DIR
     port: int = 0  # 0: any free port
-    classifier: str = "palette"  # nudenet for the real model
+    classifier: str | FrameClassifier = "palette"  # "nudenet" for the real model
     rekognition: RekognitionSettings = field(default_factory=RekognitionSettings)
     context: Mapping[str, Any] = field(default_factory=dict)  # CDK context overrides on top of cdk.json
     environments_per_function: int = DEFAULT_ENVIRONMENTS  # for mappings without a maximum concurrency

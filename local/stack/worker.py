@@ -111,6 +111,8 @@ def serve(requests: IO[str], responses: IO[str], handler_path: str, recorder: Ca
     except Exception as error:  # reported on every invocation, as Lambda reports a failed init
         init_error = _error(error, INIT_ERROR)
         traceback.print_exc()
+    responses.write(json.dumps({"ready": True}) + "\n")  # the init phase is over; its own timeout stops here
+    responses.flush()
     for line in requests:
         request = json.loads(line)
         context = LambdaContext(
