@@ -18,9 +18,10 @@ help: ## list the targets
 
 install: $(VENV)/.installed node_modules/.installed ## create .venv with pinned packages and the pinned CDK CLI (idempotent)
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable .
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -11,7 +11,7 @@ from typing import Any
 from local.stack.template import PROJECT_ROOT
 
 STATE_DIR = PROJECT_ROOT / "build" / "local-stack"
-STATE_FILE = STATE_DIR / "state.json"
+STATE_FILE_VARIABLE = "MODLAKE_LOCAL_STATE"  # another announcement file (tests, or two checkouts side by side)
 LOCAL_STACK_NAME = "modlake-local"
 LOCAL_REGION = "us-east-1"
 LOCAL_ACCESS_KEY = "modlake-cli"  # any key works locally; moto maps every unknown key to its default account
@@ -27,16 +27,18 @@ class RunningStack:
     outputs: dict[str, str] = field(default_factory=dict)
     pid: int = 0
 
-    def write(self, path: Path = STATE_FILE) -> None:
+    def write(self, path: Path | None = None) -> None:
         """Announce this stack (atomically, so a reader never sees half a file)."""
+        path = path or state_file()
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         partial.write_text(json.dumps(asdict(self), indent=2))
         partial.replace(path)
 
     @classmethod
-    def read(cls, path: Path = STATE_FILE) -> RunningStack | None:
+    def read(cls, path: Path | None = None) -> RunningStack | None:
         """The announced stack, or None when none was announced or its process has exited."""
+        path = path or state_file()
         try:
             data: dict[str, Any] = json.loads(path.read_text())
             stack = cls(**data)
@@ -45,9 +47,14 @@ class RunningStack:
         return stack if _process_alive(stack.pid) else None
 
     @staticmethod
-    def withdraw(path: Path = STATE_FILE) -> None:
+    def withdraw(path: Path | None = None) -> None:
         """Remove the announcement (the stack is stopping)."""
-        path.unlink(missing_ok=True)
+        (path or state_file()).unlink(missing_ok=True)
+
+
+def state_file() -> Path:
+    """Where running stacks are announced: $MODLAKE_LOCAL_STATE, else build/local-stack/state.json."""
+    return Path(os.environ.get(STATE_FILE_VARIABLE) or STATE_DIR / "state.json")
 
 
 def _process_alive(pid: int) -> bool:
