@@ -43,6 +43,7 @@ MAX_RESULTS = 1000  # AWS: "If you specify a value greater than 1000, a maximum 
 TOKEN_LIFETIME_SECONDS = 24 * 3600
 ANALYSIS_FAILED = "Internal error while analyzing the video."
 SHUTTING_DOWN = "The local Rekognition service is shutting down."
+SERVICE_PRINCIPAL = "service:rekognition"  # see RequestContext.principal
 _DOWNLOAD_CHUNK = 1024 * 1024
 # A sample of the same label this many sampling intervals after the previous one continues its segment:
 # the next sample (1 interval later, give or take rounding to whole milliseconds and frame times) does,
@@ -315,7 +316,7 @@ class RekognitionService:
     def _prepare(self, job_id: str, parameters: _Parameters, context: RequestContext) -> _Job:
         """Everything AWS checks before it answers a start: topic, object, size; then the download and its probe."""
         if parameters.topic_arn is not None:
-            self._check_topic(parameters.topic_arn, parameters.role_arn, context)
+            self._check_topic(parameters.topic_arn, context)
         s3 = self._clients("s3", context)
         version = {"VersionId": parameters.version} if parameters.version is not None else {}
         size = self._object_size(s3, parameters, version)
@@ -333,12 +334,12 @@ class RekognitionService:
             raise
         return _Job(job_id, context.region, parameters, context, self._settings.frames_per_second, path, probe, failure)
 
-    def _check_topic(self, topic_arn: str, role_arn: str | None, context: RequestContext) -> None:
+    def _check_topic(self, topic_arn: str, context: RequestContext) -> None:
         """Stricter than AWS, on purpose: a typo in the topic fails the start instead of losing the notice."""
         try:
-            self._clients("sns", _as_role(_in_region(context, topic_arn), role_arn)).get_topic_attributes(
-                TopicArn=topic_arn
-            )
+            # Our own check (AWS makes none): the service's bookkeeping, needing no caller or role permission.
+            sns = self._clients("sns", _in_region(context, topic_arn).acting_as(SERVICE_PRINCIPAL))
+            sns.get_topic_attributes(TopicArn=topic_arn)
         except ClientError as error:
             if _status(error) >= 500:
                 raise
