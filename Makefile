@@ -11,10 +11,17 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint unit synth bench serve digest-preview deploy destroy lock clean
+.PHONY: help demo up install test lint unit synth bench serve digest-preview deploy destroy lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+VIDEO ?=
+demo: $(VENV)/.installed ## the whole pipeline on this machine, no AWS account (your clip: make demo VIDEO=clip.mp4)
+	$(BIN)/modlake demo $(if $(VIDEO),"$(VIDEO)")
+
+up: $(VENV)/.installed ## the local stack in the foreground; other terminals use .venv/bin/modlake --local …
+	$(BIN)/modlake up
 
 install: $(VENV)/.installed node_modules/.installed ## create .venv with pinned packages and the pinned CDK CLI (idempotent)
 

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +34,7 @@ from local.stack.template import LOCAL_ACCOUNT, PROJECT_ROOT, cached_template
 LOCAL_STAGE = "local"
 TEMPLATE_CACHE = PROJECT_ROOT / "build" / "cdk-local"
 _INVOKE_PATH = "/2015-03-31/functions/"
+MOTO_RESET_PATH = "/moto-api/reset"
 _QUEUE_COUNTS = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -54,7 +56,10 @@ class SandboxSettings:
 
 
 class LocalStack:
-    """Start with `start()` (or `with LocalStack(...) as stack:`); stop with `stop()`."""
+    """Start with `start()` (or `with LocalStack(...) as stack:`); stop with `stop()`.
+
+    One at a time per process: moto's accounts are process-wide, and starting a stack empties them.
+    """
 
     def __init__(self, settings: SandboxSettings | None = None, progress: Callable[[str], None] | None = None) -> None:
         self.settings = settings or SandboxSettings()
@@ -84,6 +89,8 @@ class LocalStack:
         self.endpoint.add_route("lambda", self._invoke_route)
         self.endpoint.start()
         try:
+            # moto keeps its state per process, not per endpoint: a new stack starts from an empty account.
+            urllib.request.urlopen(urllib.request.Request(self.endpoint.url + MOTO_RESET_PATH, method="POST")).close()
             self._progress("synthesizing the CDK stack (cached after the first run)")
             template = cached_template(TEMPLATE_CACHE, **self._context())
             self._progress("provisioning the stack's resources on the endpoint")
@@ -237,11 +244,29 @@ class LocalStack:
                 return False
         return True
 
+    def _list_functions(self) -> tuple[int, dict[str, str], bytes]:
+        """Lambda's ListFunctions for the stack's functions (one page): their handler, limits and environment."""
+        functions = [
+            {
+                "FunctionName": host.spec.name,
+                "FunctionArn": f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{host.spec.name}",
+                "Runtime": "python3.13",
+                "Handler": host.spec.handler,
+                "Timeout": host.spec.timeout_seconds,
+                "MemorySize": host.spec.memory_mb,
+                "Environment": {"Variables": dict(host.spec.environment)},
+            }
+            for host in self.runner.hosts.values()
+        ]
+        return 200, {"Content-Type": "application/json"}, json.dumps({"Functions": functions}).encode()
+
     def _invoke_route(
         self, environ: dict[str, Any], context: RequestContext
     ) -> tuple[int, dict[str, str], bytes] | None:
         """Lambda's Invoke API for the stack's functions (other Lambda requests go on to moto)."""
         path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") == "GET" and path.rstrip("/") == _INVOKE_PATH.rstrip("/"):
+            return self._list_functions()
         if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(_INVOKE_PATH):
             return None
         name, _, rest = urllib.parse.unquote(path[len(_INVOKE_PATH) :]).partition("/")

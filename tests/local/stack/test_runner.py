@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,7 @@ def harness(tmp_path: Path) -> Iterator[HarnessFactory]:
         timeout: int = 5,
     ) -> Harness:
         sqs = endpoint_client(endpoint, "sqs", REGION)
-        name = f"queue{len(started)}"
+        name = f"queue-{uuid.uuid4().hex[:12]}"  # moto's state outlives the endpoint: never reuse a queue name
         dead_letter_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
         dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"

@@ -1,0 +1,232 @@
+"""`modlake demo` and `modlake up`: the whole pipeline on this machine, with no AWS account.
+
+Both start a `LocalStack` (the local endpoint, the synthesized stack provisioned on it, the functions run by the
+event runner). `demo` uploads sample clips (or yours), waits for the pipeline to finish and prints what each
+stage produced; `up` keeps the stack running for the other commands (`modlake --local …`) until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from functions.common.models import VideoStatus
+from local.cli.application import app, cli_state
+from local.cli.digest import preview_digest, render_digest_preview
+from local.cli.errors import CliError
+from local.cli.labels import render_labels, video_labels
+from local.cli.query import OutputFormat, render_query, run_query
+from local.cli.target import Target
+from local.cli.upload import check_video_files, planned_keys, render_uploads, upload_rules, upload_videos
+from local.cli.videos import list_videos, render_video_table
+from local.clips import Scene, write_clip
+from local.rekognition.classifier import ALCOHOL, CLEAN, NUDITY, SWIMWEAR, WEAPONS
+from local.rekognition.service import RekognitionSettings
+from local.stack.sandbox import LocalStack, SandboxSettings
+from local.stack.state import RunningStack
+from local.stack.template import PROJECT_ROOT
+
+DEMO_DIR = PROJECT_ROOT / "build" / "demo"
+DEMO_PREFIX = "demo/"
+DEFAULT_UP_PORT = 4566
+SETTLE_TIMEOUT_SECONDS = 150.0
+FINAL_STATUSES = frozenset({VideoStatus.SUCCEEDED, VideoStatus.FAILED, VideoStatus.SKIPPED, VideoStatus.DELETED})
+# The generated sample clips: scenes the deterministic palette classifier knows (see local/rekognition).
+SAMPLE_CLIPS: dict[str, tuple[Scene, ...]] = {
+    "beach-party.mp4": (Scene(2, CLEAN), Scene(2, SWIMWEAR), Scene(1, CLEAN), Scene(2, ALCOHOL), Scene(1, NUDITY)),
+    "action-trailer.mp4": (Scene(3, CLEAN), Scene(2, WEAPONS), Scene(1, CLEAN)),
+    "cooking-show.mp4": (Scene(4, CLEAN),),
+}
+Classifier = Annotated[
+    str | None,
+    typer.Option(
+        "--classifier",
+        help="palette (deterministic, by frame colour; default for the sample clips) or nudenet (the real model; "
+        "default for your own videos).",
+    ),
+]
+
+
+def write_sample_clips(folder: Path) -> list[Path]:
+    """Generate the sample H.264 clips (nothing is downloaded); kept between runs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, scenes in SAMPLE_CLIPS.items():
+        path = folder / name
+        if not path.exists():
+            write_clip(path, scenes)
+        paths.append(path)
+    return paths
+
+
+def quiet_request_logs() -> None:
+    """The endpoint's per-request lines (werkzeug) would bury the output; warnings and errors still show."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def wait_for_outcomes(stack: LocalStack, target: Target, count: int, console: Console, timeout: float) -> None:
+    """Wait until `count` videos reached a final status and the pipeline is quiet, showing progress."""
+    deadline = time.monotonic() + timeout
+    with console.status("moderating…") as status:
+        while True:
+            records = list_videos(target, limit=1000)
+            states = Counter(str(record.status) for record in records)
+            done = sum(states[str(s)] for s in FINAL_STATUSES)
+            status.update(
+                f"moderating: {done}/{count} done ({', '.join(f'{n} {s}' for s, n in sorted(states.items()))})"
+            )
+            if done >= count and stack.settle(timeout=max(1.0, deadline - time.monotonic())):
+                return
+            if time.monotonic() > deadline:
+                raise CliError(
+                    f"the pipeline did not finish within {timeout:.0f} s ({done}/{count} videos done); "
+                    f"see the function logs in {stack.settings.work_dir / 'logs'}"
+                )
+            time.sleep(0.5)
+
+
+def export_lake(stack: LocalStack, folder: Path) -> list[Path]:
+    """Copy the Parquet lake (and the archived digests) out of the in-memory S3 into `folder`."""
+    s3 = stack.client("s3")
+    bucket = stack.outputs["AnalyticsBucketName"]
+    written = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            path = folder / item["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(path))
+            written.append(path)
+    return written
+
+
+def _classifier(chosen: str | None, own_videos: bool) -> str:
+    if chosen is None:
+        return "nudenet" if own_videos else "palette"
+    if chosen not in ("palette", "nudenet"):
+        raise CliError(f"--classifier {chosen!r}: use palette or nudenet")
+    return chosen
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    videos: Annotated[
+        list[Path] | None, typer.Argument(metavar="[VIDEO...]", help="Your MP4/MOV files (default: sample clips).")
+    ] = None,
+    classifier: Classifier = None,
+    out: Annotated[Path, typer.Option("--out", help="Where the lake and the digest are written.")] = DEMO_DIR,
+) -> None:
+    """Run the whole pipeline locally on sample clips (or your videos) and show what every stage produced."""
+    state = cli_state(ctx)
+    console, err = state.out, state.err
+    started = time.monotonic()
+    quiet_request_logs()
+    files = check_video_files(videos) if videos else write_sample_clips(out / "samples")
+    chosen = _classifier(classifier, own_videos=bool(videos))
+    settings = SandboxSettings(work_dir=out / "stack", classifier=chosen)
+    with err.status("starting the local stack…") as status:
+        stack = LocalStack(settings, progress=lambda message: status.update(message + "…"))
+        stack.start()
+    try:
+        target = Target.local(stack.running)
+        err.print(f"local stack up in {time.monotonic() - started:.0f} s ({stack.endpoint.url}, classifier {chosen})")
+        keys = planned_keys(files, DEMO_PREFIX, upload_rules(target))
+        console.rule("1. upload → S3 → EventBridge → start queue")
+        render_uploads(upload_videos(target, files, keys, progress_console=err), console)
+        console.rule("2. start_moderation → Rekognition → SNS → collect_results → DynamoDB + Parquet")
+        wait_for_outcomes(stack, target, len(files), err, SETTLE_TIMEOUT_SECONDS)
+        records = list_videos(target, limit=len(files))
+        render_video_table(records, console)
+        for record in records:
+            if record.status is VideoStatus.SUCCEEDED and record.summary and record.summary.label_count:
+                console.print()
+                render_labels(video_labels(target, record.video.key, record.video.version_id), console)
+        console.rule("3. Athena over the Parquet lake (named query daily_volume)")
+        today = datetime.now(UTC).date().isoformat()
+        volume = run_query(target, "daily_volume", {"day_from": today, "day_to": today})
+        render_query(volume, OutputFormat.TABLE, console)
+        console.rule("4. the daily digest (preview: what the email will say)")
+        preview = preview_digest(target, datetime.now(UTC).date(), "UTC", out / "digest")
+        render_digest_preview(preview, console)
+        lake = export_lake(stack, out / "lake")
+        console.rule("where things are")
+        parquet = [p for p in lake if p.suffix == ".parquet"]
+        console.print(f"Parquet lake: {out / 'lake'} ({len(parquet)} files, e.g. {parquet[0].relative_to(out)})")
+        console.print(f"Digest HTML:  {preview.html_path}")
+        console.print(f"Function logs: {settings.work_dir / 'logs'}")
+        console.print(f"done in {time.monotonic() - started:.0f} s — next: `modlake up`, then `modlake --local …`")
+    finally:
+        stack.stop()
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = DEFAULT_UP_PORT,
+    classifier: Annotated[
+        str, typer.Option("--classifier", help="nudenet (the real model) or palette (deterministic).")
+    ] = "nudenet",
+    max_concurrent_jobs: Annotated[
+        int, typer.Option("--max-concurrent-jobs", min=1, help="Rekognition's concurrent job limit.")
+    ] = RekognitionSettings().max_concurrent_jobs,
+) -> None:
+    """Run the local stack in the foreground until Ctrl-C; other terminals use it with `modlake --local …`."""
+    state = cli_state(ctx)
+    quiet_request_logs()
+    settings = SandboxSettings(
+        work_dir=DEMO_DIR.parent / "local-stack",
+        port=port,
+        classifier=_classifier(classifier, own_videos=True),
+        rekognition=RekognitionSettings(max_concurrent_jobs=max_concurrent_jobs),
+    )
+    with state.err.status("starting the local stack…") as status:
+        try:
+            stack = LocalStack(settings, progress=lambda message: status.update(message + "…")).start()
+        except OSError as error:
+            raise CliError(f"cannot listen on 127.0.0.1:{port}: {error.strerror} (try --port 0)") from None
+    running = stack.running
+    running.write()
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, _stopper(stopping)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _print_running(running, state.out)
+        stopping.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        RunningStack.withdraw()
+        stack.stop()
+        state.err.print("local stack stopped")
+
+
+def _stopper(stopping: threading.Event) -> Any:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    return stop
+
+
+def _print_running(running: RunningStack, console: Console) -> None:
+    console.print(f"[bold]modlake local stack[/bold] on {running.endpoint_url} (Ctrl-C stops it)")
+    for name in ("MediaBucketName", "VideosTableName", "GlueDatabaseName", "AthenaWorkGroupName"):
+        console.print(f"  {name:<22} {running.outputs[name]}", markup=False)
+    console.print("In another terminal:", style="bold")
+    for line in (
+        "modlake upload clip.mp4",
+        "modlake status",
+        "modlake labels <key>",
+        "modlake query daily_volume --param day_from=2026-01-01 --param day_to=2026-12-31",
+        "modlake digest --preview",
+        f"AWS_ENDPOINT_URL={running.endpoint_url} aws s3 ls   # any AWS CLI or SDK, dummy credentials",
+    ):
+        console.print(f"  {line}", markup=False)
