@@ -8,6 +8,7 @@ stage produced; `up` keeps the stack running for the other commands (`modlake --
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import threading
 import time
@@ -22,7 +23,7 @@ from rich.console import Console
 
 from functions.common.models import VideoStatus
 from local.cli.application import app, cli_state
-from local.cli.digest import preview_digest, render_digest_preview
+from local.cli.digest import invoke_digest, render_digest_result
 from local.cli.errors import CliError
 from local.cli.labels import render_labels, video_labels
 from local.cli.query import OutputFormat, render_query, run_query
@@ -33,7 +34,7 @@ from local.clips import Scene, write_clip
 from local.rekognition.classifier import ALCOHOL, CLEAN, NUDITY, SWIMWEAR, WEAPONS
 from local.rekognition.service import RekognitionSettings
 from local.stack.sandbox import LocalStack, SandboxSettings
-from local.stack.state import RunningStack
+from local.stack.state import STATE_DIR, RunningStack
 from local.stack.template import PROJECT_ROOT
 
 DEMO_DIR = PROJECT_ROOT / "build" / "demo"
@@ -99,6 +100,7 @@ def export_lake(stack: LocalStack, folder: Path) -> list[Path]:
     """Copy the Parquet lake (and the archived digests) out of the in-memory S3 into `folder`."""
     s3 = stack.client("s3")
     bucket = stack.outputs["AnalyticsBucketName"]
+    shutil.rmtree(folder, ignore_errors=True)  # only this run's objects
     written = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
@@ -155,16 +157,24 @@ def demo(
         today = datetime.now(UTC).date().isoformat()
         volume = run_query(target, "daily_volume", {"day_from": today, "day_to": today})
         render_query(volume, OutputFormat.TABLE, console)
-        console.rule("4. the daily digest (preview: what the email will say)")
-        preview = preview_digest(target, datetime.now(UTC).date(), "UTC", out / "digest")
-        render_digest_preview(preview, console)
+        console.rule("4. send_digest: today's digest email (SNS topic; SES too when a sender is configured)")
+        result = invoke_digest(target, datetime.now(UTC).date())
+        render_digest_result(result, console)
         lake = export_lake(stack, out / "lake")
+        archive = result.get("archive", {})
+        text = out / "lake" / archive["text"] if "text" in archive else None
+        if text is not None and text.is_file():
+            console.print(text.read_text(encoding="utf-8"), markup=False, highlight=False, soft_wrap=True)
         console.rule("where things are")
         parquet = [p for p in lake if p.suffix == ".parquet"]
         console.print(f"Parquet lake: {out / 'lake'} ({len(parquet)} files, e.g. {parquet[0].relative_to(out)})")
-        console.print(f"Digest HTML:  {preview.html_path}")
+        if "html" in archive:
+            console.print(f"Digest HTML:  {out / 'lake' / archive['html']}")
         console.print(f"Function logs: {settings.work_dir / 'logs'}")
-        console.print(f"done in {time.monotonic() - started:.0f} s — next: `modlake up`, then `modlake --local …`")
+        console.print(
+            f"done in {time.monotonic() - started:.0f} s. Next: `make up` (the local stack stays up), then "
+            "`.venv/bin/modlake --local upload|status|labels|query|digest` in another terminal"
+        )
     finally:
         stack.stop()
 
@@ -179,12 +189,13 @@ def up(
     max_concurrent_jobs: Annotated[
         int, typer.Option("--max-concurrent-jobs", min=1, help="Rekognition's concurrent job limit.")
     ] = RekognitionSettings().max_concurrent_jobs,
+    work_dir: Annotated[Path, typer.Option("--work-dir", help="Function logs and scratch files.")] = STATE_DIR,
 ) -> None:
     """Run the local stack in the foreground until Ctrl-C; other terminals use it with `modlake --local …`."""
     state = cli_state(ctx)
     quiet_request_logs()
     settings = SandboxSettings(
-        work_dir=DEMO_DIR.parent / "local-stack",
+        work_dir=work_dir,
         port=port,
         classifier=_classifier(classifier, own_videos=True),
         rekognition=RekognitionSettings(max_concurrent_jobs=max_concurrent_jobs),
