@@ -286,6 +286,10 @@ class SqsEventSource:
         for thread in self._threads:
             thread.start()
 
+    def signal_stop(self) -> None:
+        """Ask the pollers to stop after their current receive or batch (returns at once)."""
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop polling (a batch being processed finishes first)."""
         self._stop.set()
@@ -426,7 +430,7 @@ class EventRunner:
     def stop(self) -> None:
         """Stop the pollers, then the execution environments."""
         for source in self.sources:
-            source._stop.set()
+            source.signal_stop()  # all at once, then wait for each
         for source in self.sources:
             source.stop()
         for host in self.hosts.values():
