@@ -145,6 +145,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def table_text(value: Any) -> str:
+    """A cell for reading: doubles to 6 significant digits (CSV and JSON keep every digit)."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return _text(value)
+
+
 def render_query(result: QueryResult, output: OutputFormat, console: Console, stream: TextIO | None = None) -> None:
     """Rows as a rich table, CSV (header first) or a JSON list of objects, on stdout."""
     stream = stream or sys.stdout
@@ -160,6 +167,6 @@ def render_query(result: QueryResult, output: OutputFormat, console: Console, st
     else:
         table = Table(*result.columns)
         for row in result.rows:
-            table.add_row(*(plain(_text(row[column])) for column in result.columns))
+            table.add_row(*(plain(table_text(row[column])) for column in result.columns))
         console.print(table)
         console.print(f"{len(result.rows)} row{'s' if len(result.rows) != 1 else ''}", style="dim")

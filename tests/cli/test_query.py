@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from local.cli.errors import CliError
-from local.cli.query import looks_like_sql, resolve_query, sql_literal
+from local.cli.query import looks_like_sql, resolve_query, sql_literal, table_text
 from local.cli.target import Target
 from queries import named_query
 from tests.cli.conftest import OUTPUTS, error_line, modlake, table_rows
@@ -162,3 +162,11 @@ def test_sql_is_told_from_names(text: str, is_sql: bool) -> None:
     # When an argument is classified
     # Then statements are SQL and single words are names
     assert looks_like_sql(text) is is_sql
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0.001388888888888889, "0.00138889"), (1.25, "1.25"), (13438, "13438"), (None, "")]
+)
+def test_table_cells_round_doubles_for_reading(value: object, shown: str) -> None:
+    # Athena's double hours (or ratios) would otherwise fill the table with 16 digits; CSV and JSON keep them
+    assert table_text(value) == shown
