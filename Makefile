@@ -27,11 +27,13 @@ install: $(VENV)/.installed node_modules/.installed ## create .venv with pinned 
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing the pinned Python packages into $(VENV) (the first time takes a minute or two)"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable .
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo "installing the pinned CDK CLI into node_modules"
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

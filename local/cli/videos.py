@@ -12,7 +12,6 @@ from rich.text import Text
 
 from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.models import VideoRecord, VideoStatus, utc_now
-from functions.common.table_design import BY_STATUS
 from local.cli.errors import CliError
 from local.cli.output import age_of, file_size, moment, percent, plain, video_time
 from local.cli.target import Target
@@ -43,8 +42,7 @@ def list_videos(target: Target, limit: int = DEFAULT_LIMIT) -> list[VideoRecord]
     store = video_store(target)
     records: list[VideoRecord] = []
     for status in VideoStatus:
-        # The adapter's index query: its pagination and item parsing, newest first.
-        records += store._query_index(BY_STATUS.name, BY_STATUS.partition_key, str(status), limit=limit, forward=False)
+        records += store.newest_in_status(status, limit)
     records.sort(key=lambda record: record.status_since, reverse=True)
     return records[:limit]
 

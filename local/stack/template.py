@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,6 +40,8 @@ def cdk_context(**overrides: Any) -> dict[str, Any]:
 
 def synthesize_template(**overrides: Any) -> dict[str, Any]:
     """The stack's template exactly as app.py builds it (cdk-nag aside), for cdk.json's context plus overrides."""
+    # What the Makefile exports for the CDK CLI, for `modlake` run on its own: no end-of-life banner from jsii.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", _node_major_version())
     from aws_cdk import App, Environment
     from aws_cdk.assertions import Template
 
@@ -51,6 +55,15 @@ def synthesize_template(**overrides: Any) -> dict[str, Any]:
             app, f"modlake-{config.stage}", config=config, env=Environment(account=config.account, region=config.region)
         )
         return dict(Template.from_stack(stack).to_json())
+
+
+def _node_major_version() -> str:
+    """The installed Node.js major version ("" when node is missing: jsii will say so itself)."""
+    try:
+        version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return version.strip().lstrip("v").split(".")[0]
 
 
 def template_fingerprint(**overrides: Any) -> str:

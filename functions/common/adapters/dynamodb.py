@@ -208,6 +208,10 @@ class DynamoVideoStore:
     def oldest_in_status(self, status: VideoStatus, limit: int) -> list[VideoRecord]:
         return self._query_index(BY_STATUS.name, BY_STATUS.partition_key, str(status), limit=limit)
 
+    def newest_in_status(self, status: VideoStatus, limit: int) -> list[VideoRecord]:
+        """The videos that most recently entered this status, newest first (what `modlake status` lists)."""
+        return self._query_index(BY_STATUS.name, BY_STATUS.partition_key, str(status), limit=limit, forward=False)
+
     def labels(self, video_id: str) -> list[dict[str, Any]]:
         """All detections of a video in time order, unpacked from their chunk items."""
         args: dict[str, Any] = {
