@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -19,9 +17,8 @@ from local.cli.output import percent, plain, video_time
 from local.cli.query import athena_runner
 from local.cli.target import Target
 from local.cli.videos import find_videos, video_store
-from queries import SqlFile, execution_parameter, parse_sql_file
+from queries import SqlFile, execution_parameter, named_query
 
-LABELS_SQL = Path(__file__).resolve().parent / "sql" / "video_labels.sql"
 _RESULTS_KEPT = (VideoStatus.SUCCEEDED, VideoStatus.DELETED)  # a video deleted after moderation keeps its results
 
 
@@ -64,10 +61,9 @@ class LabelTimeline:
     other_versions: int = 0
 
 
-@cache
 def labels_query() -> SqlFile:
-    """The per-video labels query (kept beside the CLI: it is not one of the stack's named queries)."""
-    return parse_sql_file("video_labels", LABELS_SQL.read_text(encoding="utf-8"))
+    """queries/video_labels.sql: one video's detections (also a named query in the stack's workgroup)."""
+    return named_query("video_labels")
 
 
 def pick_version(records: Sequence[VideoRecord], version_id: str | None) -> VideoRecord:

@@ -149,3 +149,17 @@ def test_daily_volume(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
         assert math.isclose(row["moderated_hours"], sum(v.duration_ms or 0 for v in done) / 3_600_000)
         assert row["received_bytes"] == sum(v.size_bytes for v in videos)
         assert row["moderated_bytes"] == sum(v.size_bytes for v in done)
+
+
+def test_video_labels_are_one_videos_detections_in_time_order(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given a video with detections, and another video's labels in the same dt partition
+    day = END_DAY - timedelta(days=1)
+    with_labels = [v for v in sample_lake.videos_on(day) if v.detections]
+    assert len(with_labels) >= 2
+    video = with_labels[0]
+    # When its labels are queried by day and video id
+    rows = run(engine, "video_labels", video.day, video.video_id).dicts()
+    # Then exactly its detections come back, in video-time order
+    assert [(r["timestamp_ms"], r["label_name"], r["confidence"]) for r in rows] == sorted(
+        ((d.timestamp_ms, d.label, d.confidence) for d in video.detections), key=lambda t: t[0]
+    )

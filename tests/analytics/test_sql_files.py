@@ -88,8 +88,10 @@ def test_declared_view_columns_match_what_the_engine_returns(engine: LakeQueryEn
 def test_each_named_query_reads_only_the_partitions_of_its_days(
     engine: LakeQueryEngine, sample_lake: SampleLake, query: SqlFile
 ) -> None:
-    # Given the query's parameters, all meaning one UTC day
-    parameters = [queries.execution_parameter(DAY_PARAMETERS[name]) for name in query.parameters]
+    # Given the query's parameters, all meaning one UTC day (and a video whose results are in that day)
+    flagged_that_day = next(v for v in sample_lake.videos_on(DAY) if v.detections)
+    values = {**DAY_PARAMETERS, "video_id": flagged_that_day.video_id}
+    parameters = [queries.execution_parameter(values[name]) for name in query.parameters]
     # When it runs on the 35-day lake
     result = engine.execute(query.sql, parameters)
     # Then it opened objects of that day's dt partitions only (Athena's partition projection prunes the same way)

@@ -1,5 +1,5 @@
--- Purpose: One video's detections in video-time order, for `modlake labels` when DynamoDB does not
--- hold all of them. A video's labels live in the dt partition of the day its results were collected.
+-- Purpose: One video's detections in video-time order (what `modlake labels` shows when DynamoDB does
+-- not hold all of them). A video's labels live in the dt partition of the day its results were collected.
 -- Parameters:
 --   day: the dt partition of the video's results (UTC date of its completed_at), yyyy-MM-dd
 --   video_id: the modlake video id
