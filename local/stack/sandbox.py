@@ -102,6 +102,7 @@ class LocalStack:
                 account=LOCAL_ACCOUNT,
                 endpoint_url=self.endpoint.url,
             ).provision()
+            self._verify_digest_sender()
             self._start_functions(work_dir / "logs")
         except BaseException:
             self.stop()
@@ -191,6 +192,13 @@ class LocalStack:
     # --- internals ----------------------------------------------------------------------------------------------
     def _context(self) -> dict[str, Any]:
         return {"stage": LOCAL_STAGE, "region": LOCAL_REGION, **self.settings.context}
+
+    def _verify_digest_sender(self) -> None:
+        """What an operator does once in SES before deploying with digest_sender (no CloudFormation resource)."""
+        assert self.deployment is not None
+        sender = self.deployment.function_named("send_digest").environment.get("DIGEST_SENDER", "")
+        if sender:
+            self.client("sesv2").create_email_identity(EmailIdentity=sender)
 
     def _start_functions(self, log_dir: Path) -> None:
         assert self.deployment is not None

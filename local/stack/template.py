@@ -22,6 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDK_JSON = PROJECT_ROOT / "cdk.json"
 # What the template depends on: the constructs, the code asset (its hash is in the template) and the context.
 TEMPLATE_SOURCES = ("app.py", "cdk.json", "stacks", "functions", "glue", "queries")
+CACHED_TEMPLATES = 8
 LOCAL_ACCOUNT = "123456789012"  # moto's default account
 LOCAL_PARTITION = "aws"
 _HASH_SUFFIX = re.compile(r"[0-9A-F]{8}$")
@@ -86,9 +87,10 @@ def cached_template(cache_dir: Path, **overrides: Any) -> dict[str, Any]:
         return cached
     template = synthesize_template(**overrides)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    for stale in cache_dir.glob("template-*.json"):
-        stale.unlink()
     path.write_text(json.dumps(template, indent=1))
+    # Keep a few (tests synthesize more than one configuration); drop the oldest.
+    for stale in sorted(cache_dir.glob("template-*.json"), key=lambda p: p.stat().st_mtime)[:-CACHED_TEMPLATES]:
+        stale.unlink()
     return template
 
 

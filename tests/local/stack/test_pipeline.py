@@ -19,11 +19,13 @@ from local.cli.videos import list_videos
 from local.clips import Scene, write_clip
 from local.rekognition.classifier import CLEAN, NUDITY, WEAPONS
 from local.stack.permissions import check_calls
+from local.stack.sandbox import SandboxSettings
 from tests.local.stack.pipeline import AnnouncedStack, announced_stack, json_output
 
 PREFIX = "uploads/été 2026/"  # a space and non-ASCII letters in every key
 FLAGGED, CLEAN_CLIP, BROKEN = f"{PREFIX}flagged reel.mp4", f"{PREFIX}clean.mp4", f"{PREFIX}broken.mp4"
 NOT_A_VIDEO, IGNORED = f"{PREFIX}notes.mp4", f"{PREFIX}readme.txt"
+DIGEST_SENDER, DIGEST_RECIPIENT = "digest@mail.example.com", "safety-team@example.com"
 
 
 @dataclass
@@ -50,7 +52,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     write_clip(clips / "clean.mp4", [Scene(2, CLEAN)])
     write_clip(clips / "broken.mp4", [Scene(1, CLEAN)], codec="mpeg4")  # an MP4 Rekognition cannot decode
     today = datetime.now(UTC).date().isoformat()
-    with announced_stack(work) as sandbox:
+    # The digest also goes out as HTML through SES (so its SES permission is exercised too)
+    settings = SandboxSettings(
+        work_dir=work / "stack",
+        check_responses=True,
+        context={"digest_emails": [DIGEST_RECIPIENT], "digest_sender": DIGEST_SENDER},
+    )
+    with announced_stack(work, settings) as sandbox:
         digest_queue = sandbox.subscribe_queue(sandbox.stack.outputs["DigestTopicArn"], "digest-subscriber")
         # Given uploads through the CLI: three clips, then the flagged one again (a second version)
         uploads = [
@@ -160,9 +168,9 @@ def test_status_and_labels_show_the_videos(run: Run) -> None:
     assert "00:02" in timeline.stdout and "Weapons" in timeline.stdout
 
 
-def test_the_digest_was_sent_to_the_topic_and_archived(run: Run) -> None:
+def test_the_digest_was_sent_to_the_topic_by_ses_and_archived(run: Run) -> None:
     assert run.digest.exit_code == 0, run.digest.output
-    assert "SENT" in run.digest.stdout
+    assert "SENT" in run.digest.stdout and "ses_message_id" in run.digest.stdout
     (email,) = run.sandbox.messages(run.digest_topic_queue)
     assert "flagged%20reel.mp4" in email or "flagged reel.mp4" in email
     assert "1 failed, 1 skipped" in email
@@ -201,6 +209,7 @@ def test_every_aws_call_the_functions_made_is_allowed_by_their_iam_policy(run: R
     operations = {(c.caller, c.service, c.operation) for c in stack.calls()}
     digest = stack.deployment.function_named("send_digest").logical_id
     assert {(digest, "athena", "StartQueryExecution"), (digest, "glue", "GetTable")} <= operations
+    assert (digest, "sesv2", "SendEmail") in operations
 
 
 def _partition_keys(stack: object) -> dict[str, str]:
