@@ -90,8 +90,8 @@ def wait_for_outcomes(stack: LocalStack, target: Target, count: int, console: Co
                 return
             if time.monotonic() > deadline:
                 raise CliError(
-                    f"the pipeline did not finish within {timeout:.0f} s ({done}/{count} videos done); "
-                    f"see the function logs in {stack.settings.work_dir / 'logs'}"
+                    f"the pipeline did not finish within {timeout:.0f} s ({done}/{count} videos done): "
+                    f"raise --timeout for long videos, or see the function logs in {stack.settings.work_dir / 'logs'}"
                 )
             time.sleep(0.5)
 
@@ -127,6 +127,9 @@ def demo(
     ] = None,
     classifier: Classifier = None,
     out: Annotated[Path, typer.Option("--out", help="Where the lake and the digest are written.")] = DEMO_DIR,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=10, help="Seconds to wait for moderation (long videos need more).")
+    ] = SETTLE_TIMEOUT_SECONDS,
 ) -> None:
     """Run the whole pipeline locally on sample clips (or your videos) and show what every stage produced."""
     state = cli_state(ctx)
@@ -146,7 +149,7 @@ def demo(
         console.rule("1. upload → S3 → EventBridge → start queue")
         render_uploads(upload_videos(target, files, keys, progress_console=err), console)
         console.rule("2. start_moderation → Rekognition → SNS → collect_results → DynamoDB + Parquet")
-        wait_for_outcomes(stack, target, len(files), err, SETTLE_TIMEOUT_SECONDS)
+        wait_for_outcomes(stack, target, len(files), err, timeout)
         records = list_videos(target, limit=len(files))
         render_video_table(records, console)
         for record in records:
