@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from local.stack.calls import AwsCall
+from local.stack.calls import AwsCall, json_safe
 from local.stack.provision import EventSourceMapping, FunctionSpec
 from local.stack.template import PROJECT_ROOT
 
@@ -266,12 +266,19 @@ class SqsEventSource:
     """Lambda's SQS event source mapping for one queue and function (see the module docstring)."""
 
     def __init__(
-        self, mapping: EventSourceMapping, host: FunctionHost, sqs: Any, region: str, concurrency: int
+        self,
+        mapping: EventSourceMapping,
+        host: FunctionHost,
+        sqs: Any,
+        region: str,
+        concurrency: int,
+        on_calls: Callable[[list[AwsCall]], None] | None = None,
     ) -> None:
         self.mapping = mapping
         self._host = host
         self._sqs = sqs
         self._region = region
+        self._on_calls = on_calls
         self._stop = threading.Event()
         self.pollers = concurrency
         self._threads = [
@@ -282,9 +289,19 @@ class SqsEventSource:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        """Start the pollers."""
+        """Check the queue as CreateEventSourceMapping does, then start the pollers."""
+        request = {"QueueUrl": self.mapping.queue_url, "AttributeNames": ["All"]}
+        self._sqs.get_queue_attributes(**request)
+        self._record_call("GetQueueAttributes", request)
         for thread in self._threads:
             thread.start()
+
+    def _record_call(self, operation: str, params: Mapping[str, Any]) -> None:
+        """Lambda polls and deletes with the function's execution role: those calls count as the function's."""
+        if self._on_calls is not None:
+            account = self.mapping.queue_arn.split(":")[4]
+            caller = self.mapping.function_logical_id
+            self._on_calls([AwsCall("sqs", operation, json_safe(params), self._region, account, caller)])
 
     def signal_stop(self) -> None:
         """Ask the pollers to stop after their current receive or batch (returns at once)."""
@@ -317,14 +334,18 @@ class SqsEventSource:
                 if remaining <= 0:
                     break
                 wait = min(wait, max(0, int(remaining)))
-            response = self._sqs.receive_message(
-                QueueUrl=self.mapping.queue_url,
-                MaxNumberOfMessages=min(SQS_MAX_RECEIVE, self.mapping.batch_size - len(batch)),
-                WaitTimeSeconds=wait,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            )
-            messages = response.get("Messages", [])
+            request = {
+                "QueueUrl": self.mapping.queue_url,
+                "MaxNumberOfMessages": min(SQS_MAX_RECEIVE, self.mapping.batch_size - len(batch)),
+                "WaitTimeSeconds": wait,
+                "MessageSystemAttributeNames": ["All"],
+                "MessageAttributeNames": ["All"],
+            }
+            messages = self._sqs.receive_message(**request).get("Messages", [])
+            if messages:  # empty polls are not recorded: thousands of identical calls would say nothing more
+                self._record_call("ReceiveMessage", request)
+            elif wait == 0:
+                self._stop.wait(0.05)  # the window's last fraction of a second: poll, but not in a tight loop
             batch.extend(messages)
             if messages and window_ends is None:
                 window_ends = time.monotonic() + self.mapping.batching_window_seconds
@@ -341,10 +362,12 @@ class SqsEventSource:
             done = [m for m in batch if m["MessageId"] not in failed_ids]
             for start in range(0, len(done), SQS_MAX_RECEIVE):
                 chunk = done[start : start + SQS_MAX_RECEIVE]
-                self._sqs.delete_message_batch(
-                    QueueUrl=self.mapping.queue_url,
-                    Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)],
-                )
+                request = {
+                    "QueueUrl": self.mapping.queue_url,
+                    "Entries": [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)],
+                }
+                self._sqs.delete_message_batch(**request)
+                self._record_call("DeleteMessageBatch", request)
             with self._lock:
                 self.stats.batches += 1
                 self.stats.messages += len(batch)

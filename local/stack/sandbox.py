@@ -225,7 +225,8 @@ class LocalStack:
         for mapping in self.deployment.event_source_mappings:
             host = self.runner.hosts[mapping.function_logical_id]
             pollers = mapping.maximum_concurrency or self.settings.environments_per_function
-            self.runner.sources.append(SqsEventSource(mapping, host, self.client("sqs"), LOCAL_REGION, pollers))
+            source = SqsEventSource(mapping, host, self.client("sqs"), LOCAL_REGION, pollers, on_calls=self._record)
+            self.runner.sources.append(source)
         self.runner.start()
 
     def _record(self, calls: list[AwsCall]) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from local.stack.calls import AwsCall, json_safe, kept_response
+from local.stack.template import LOCAL_ACCOUNT
 
 INIT_ERROR = "Runtime.ImportModuleError"
 
@@ -69,7 +70,13 @@ class CallRecorder:
             finally:
                 recorder.calls.append(
                     AwsCall(
-                        service, operation_name, params, client.meta.region_name, _account(), recorder.caller, response
+                        service,
+                        operation_name,
+                        params,
+                        client.meta.region_name,
+                        LOCAL_ACCOUNT,
+                        recorder.caller,
+                        response,
                     )
                 )
 
@@ -79,12 +86,6 @@ class CallRecorder:
         """The calls recorded since the last drain, as JSON."""
         calls, self.calls = self.calls, []
         return [call.as_dict() for call in calls]
-
-
-def _account() -> str:
-    from local.stack.template import LOCAL_ACCOUNT
-
-    return os.environ.get("MODLAKE_LOCAL_ACCOUNT", LOCAL_ACCOUNT)
 
 
 def _error(error: BaseException, error_type: str | None = None) -> dict[str, Any]:

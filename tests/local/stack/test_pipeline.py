@@ -210,6 +210,9 @@ def test_every_aws_call_the_functions_made_is_allowed_by_their_iam_policy(run: R
     digest = stack.deployment.function_named("send_digest").logical_id
     assert {(digest, "athena", "StartQueryExecution"), (digest, "glue", "GetTable")} <= operations
     assert (digest, "sesv2", "SendEmail") in operations
+    # And the event source mappings polled and deleted as their functions, as Lambda does with the function's role
+    start = stack.deployment.function_named("start_moderation").logical_id
+    assert {(start, "sqs", "ReceiveMessage"), (start, "sqs", "DeleteMessageBatch")} <= operations
 
 
 def _partition_keys(stack: object) -> dict[str, str]:
