@@ -7,6 +7,7 @@ from botocore.exceptions import (
     ClientError,
     ConnectionError,
     CredentialRetrievalError,
+    HTTPClientError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
@@ -72,6 +73,8 @@ def as_cli_error(error: BaseException) -> CliError | None:
         return CliError(str(error))
     if isinstance(error, ConnectionError):
         return Unreachable(f"cannot reach the endpoint: {error}")
+    if isinstance(error, HTTPClientError):  # a read timeout, or the connection dropped (the stack stopped)
+        return Unreachable(f"the endpoint stopped answering: {error}")
     if isinstance(error, QueryFailed | S3UploadFailedError):  # the latter: boto3's managed transfer wraps S3 errors
         return CliError(str(error))
     if isinstance(error, ClientError):

@@ -7,6 +7,7 @@ stage produced; `up` keeps the stack running for the other commands (`modlake --
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import signal
@@ -170,7 +171,8 @@ def demo(
             console.print(text.read_text(encoding="utf-8"), markup=False, highlight=False, soft_wrap=True)
         console.rule("where things are")
         parquet = [p for p in lake if p.suffix == ".parquet"]
-        console.print(f"Parquet lake: {out / 'lake'} ({len(parquet)} files, e.g. {parquet[0].relative_to(out)})")
+        example = f", e.g. {parquet[0].relative_to(out)}" if parquet else ""
+        console.print(f"Parquet lake: {out / 'lake'} ({len(parquet)} files{example})")
         if "html" in archive:
             console.print(f"Digest HTML:  {out / 'lake' / archive['html']}")
         console.print(f"Function logs: {settings.work_dir / 'logs'}")
@@ -207,7 +209,9 @@ def up(
         try:
             stack = LocalStack(settings, progress=lambda message: status.update(message + "…")).start()
         except OSError as error:
-            raise CliError(f"cannot listen on 127.0.0.1:{port}: {error.strerror} (try --port 0)") from None
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise CliError(f"cannot listen on 127.0.0.1:{port}: it is in use (try --port 0)") from None
     running = stack.running
     running.write()
     stopping = threading.Event()

@@ -50,6 +50,7 @@ class FunctionSpec:
     timeout_seconds: int
     memory_mb: int
     role_logical_id: str
+    arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -370,6 +371,7 @@ class Provisioner:
             timeout_seconds=int(props.get("Timeout", 3)),
             memory_mb=int(props.get("MemorySize", 128)),
             role_logical_id=role,
+            arn=self._resolver.get_att(logical_id, "Arn"),
         )
 
     def _event_source_mapping(self, logical_id: str, properties: Mapping[str, Any]) -> None:
@@ -390,7 +392,7 @@ class Provisioner:
 
 
 def _references(value: Any) -> set[str]:
-    """Logical ids a resource refers to (Ref, Fn::GetAtt, Fn::Sub variables, DependsOn)."""
+    """Logical ids a resource refers to (Ref, Fn::GetAtt, DependsOn; our template's Fn::Sub names no resource)."""
     found: set[str] = set()
     if isinstance(value, dict):
         for key, item in value.items():

@@ -12,11 +12,13 @@ moves a message to the dead-letter queue once its receive count passes the redri
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -30,6 +32,7 @@ from typing import IO, Any
 from local.stack.calls import AwsCall, json_safe
 from local.stack.provision import EventSourceMapping, FunctionSpec
 from local.stack.template import PROJECT_ROOT
+from local.stack.worker import INIT_ERROR
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +50,6 @@ class Invocation:
     result: Any = None
     error: Mapping[str, Any] | None = None
     calls: tuple[AwsCall, ...] = ()
-    duration_seconds: float = 0.0
 
     @property
     def failed(self) -> bool:
@@ -102,8 +104,11 @@ class _Environment:
 
     def invoke(self, request: Mapping[str, Any], timeout: float) -> dict[str, Any] | None:
         """Send one request and wait for its reply; None if the process died or the timeout passed."""
-        self._requests.write(json.dumps(request) + "\n")
-        self._requests.flush()
+        try:
+            self._requests.write(json.dumps(request) + "\n")
+            self._requests.flush()
+        except (OSError, ValueError):  # the worker died while idle (or was closed): Lambda starts a fresh one
+            return None
         return self._receive(timeout)
 
     def _receive(self, timeout: float) -> dict[str, Any] | None:
@@ -114,7 +119,10 @@ class _Environment:
         return self._reply
 
     def _read_reply(self) -> None:
-        line = self._responses.readline()
+        try:
+            line = self._responses.readline()
+        except (OSError, ValueError):  # killed and closed while waiting
+            return
         if line:
             self._reply = json.loads(line)
 
@@ -169,7 +177,6 @@ class FunctionHost:
         self._lock = threading.Lock()
         self._on_calls = on_calls
         self._closed = False
-        self.invocations = 0
         self.errors = 0
         self.cold_starts = 0
         self.in_flight = 0
@@ -183,7 +190,6 @@ class FunctionHost:
         """Run the handler on one event in a free environment (waiting for one if all are busy)."""
         with self._slots:
             environment = self._take()
-            started = time.monotonic()
             with self._lock:
                 self.in_flight += 1
             try:
@@ -194,35 +200,27 @@ class FunctionHost:
                             "event": event,
                             "deadline_ms": time.time() * 1000 + self._timeout * 1000,
                             "request_id": str(uuid.uuid4()),
-                            "function_arn": f"arn:aws:lambda:::function:{self.spec.name}",
+                            "function_arn": self.spec.arn,
                         },
                         timeout=self._timeout,
                     )
             finally:
                 with self._lock:
                     self.in_flight -= 1
-            duration = time.monotonic() - started
             if reply is None:
-                environment.kill()
-                with self._lock:
-                    self._all.remove(environment)
-                outcome = Invocation(
-                    self.spec.name,
-                    error={
-                        "errorType": "Sandbox.Timedout",
-                        "errorMessage": f"Task timed out after {self._timeout:.2f} seconds (or the environment died)",
-                    },
-                    duration_seconds=duration,
-                )
+                self._discard(environment)
+                outcome = Invocation(self.spec.name, error=self._lost_error(environment))
             else:
+                failed_init = (reply.get("error") or {}).get("errorType") == INIT_ERROR
                 with self._lock:
-                    self._idle.append(environment)
+                    keep = not self._closed and not failed_init  # Lambda retries a failed init in a new one
+                    if keep:
+                        self._idle.append(environment)
+                if not keep:
+                    self._discard(environment)
                 calls = tuple(AwsCall.from_dict(call) for call in reply.get("calls", []))
-                outcome = Invocation(
-                    self.spec.name, reply.get("result"), reply.get("error"), calls, duration_seconds=duration
-                )
+                outcome = Invocation(self.spec.name, reply.get("result"), reply.get("error"), calls)
         with self._lock:
-            self.invocations += 1
             self.errors += outcome.failed
         if outcome.failed:
             logger.warning("%s failed: %s", self.spec.name, outcome.error)
@@ -230,12 +228,29 @@ class FunctionHost:
             self._on_calls(list(outcome.calls))
         return outcome
 
+    def _discard(self, environment: _Environment) -> None:
+        """Kill an environment that timed out, died or outlived close(); it never serves again."""
+        environment.kill()
+        with self._lock:
+            if environment in self._all:
+                self._all.remove(environment)
+
+    def _lost_error(self, environment: _Environment) -> dict[str, str]:
+        """Lambda's error for an invocation without a reply: a timeout, or the runtime exiting."""
+        code = environment.process.returncode
+        if code is not None and code != -signal.SIGKILL:
+            return {"errorType": "Runtime.ExitError", "errorMessage": f"the runtime exited with status {code}"}
+        return {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {self._timeout:.2f} seconds"}
+
     def _take(self) -> _Environment:
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"{self.spec.name} is shut down")
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                environment = self._idle.pop()
+                if environment.process.poll() is None:
+                    return environment
+                self._all.remove(environment)  # died while idle: Lambda would not reuse it either
             self.cold_starts += 1
             environment = _Environment(self.spec, self._environment, self._log)
             self._all.append(environment)
@@ -249,17 +264,6 @@ class FunctionHost:
         for environment in environments:
             environment.close()
         self._log.close()
-
-
-@dataclass
-class SourceStats:
-    """What an event source mapping has done, for tests and the demo's summary."""
-
-    batches: int = 0
-    messages: int = 0
-    deleted: int = 0
-    kept: int = 0  # failed records (or whole failed batches) left on the queue for a retry
-    in_flight: int = 0  # batches being delivered (their messages are invisible on the queue until deleted)
 
 
 class SqsEventSource:
@@ -285,7 +289,7 @@ class SqsEventSource:
             threading.Thread(target=self._poll, name=f"poller-{host.spec.name}-{n}", daemon=True)
             for n in range(concurrency)
         ]
-        self.stats = SourceStats()
+        self.in_flight = 0  # batches being delivered (their messages are invisible on the queue until deleted)
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -311,7 +315,8 @@ class SqsEventSource:
         """Stop polling (a batch being processed finishes first)."""
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=self._host.spec.timeout_seconds + LONG_POLL_SECONDS + 5)
+            if thread.ident is not None:  # started (a failed start stops a mapping that never polled)
+                thread.join(timeout=self._host.spec.timeout_seconds + LONG_POLL_SECONDS + 5)
 
     def _poll(self) -> None:
         while not self._stop.is_set():
@@ -355,7 +360,7 @@ class SqsEventSource:
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         with self._lock:
-            self.stats.in_flight += 1
+            self.in_flight += 1
         try:
             invocation = self._host.invoke({"Records": [self._record(message) for message in batch]})
             failed_ids = self._failed_ids(invocation, batch)
@@ -368,14 +373,9 @@ class SqsEventSource:
                 }
                 self._sqs.delete_message_batch(**request)
                 self._record_call("DeleteMessageBatch", request)
-            with self._lock:
-                self.stats.batches += 1
-                self.stats.messages += len(batch)
-                self.stats.deleted += len(done)
-                self.stats.kept += len(batch) - len(done)
         finally:
             with self._lock:
-                self.stats.in_flight -= 1
+                self.in_flight -= 1
 
     def _failed_ids(self, invocation: Invocation, batch: list[dict[str, Any]]) -> set[str]:
         """Which messages stay on the queue: all after a function error, else the reported item failures."""
@@ -416,9 +416,9 @@ class SqsEventSource:
             "messageAttributes": {
                 name: {
                     "stringValue": value.get("StringValue"),
-                    "binaryValue": value.get("BinaryValue"),
+                    "binaryValue": _base64(value.get("BinaryValue")),
                     "stringListValues": value.get("StringListValues", []),
-                    "binaryListValues": value.get("BinaryListValues", []),
+                    "binaryListValues": [_base64(v) for v in value.get("BinaryListValues", [])],
                     "dataType": value.get("DataType"),
                 }
                 for name, value in message.get("MessageAttributes", {}).items()
@@ -448,16 +448,23 @@ class EventRunner:
 
     def busy(self) -> bool:
         """True while any poller holds messages or any function is running."""
-        return any(s.stats.in_flight for s in self.sources) or any(h.in_flight for h in self.hosts.values())
+        return any(s.in_flight for s in self.sources) or any(h.in_flight for h in self.hosts.values())
 
     def stop(self) -> None:
-        """Stop the pollers, then the execution environments."""
-        for source in self.sources:
-            source.signal_stop()  # all at once, then wait for each
-        for source in self.sources:
-            source.stop()
-        for host in self.hosts.values():
-            host.close()
+        """Stop the pollers, then the execution environments (those even if a poller would not stop)."""
+        try:
+            for source in self.sources:
+                source.signal_stop()  # all at once, then wait for each
+            for source in self.sources:
+                source.stop()
+        finally:
+            for host in self.hosts.values():
+                host.close()
+
+
+def _base64(value: bytes | None) -> str | None:
+    """Binary message attributes as Lambda delivers them: base64 text."""
+    return None if value is None else base64.b64encode(value).decode("ascii")
 
 
 def _base_environment() -> dict[str, str]:

@@ -90,7 +90,8 @@ class LocalStack:
         self.endpoint.start()
         try:
             # moto keeps its state per process, not per endpoint: a new stack starts from an empty account.
-            urllib.request.urlopen(urllib.request.Request(self.endpoint.url + MOTO_RESET_PATH, method="POST")).close()
+            loopback = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+            loopback.open(urllib.request.Request(self.endpoint.url + MOTO_RESET_PATH, method="POST")).close()
             self._progress("synthesizing the CDK stack (cached after the first run)")
             template = cached_template(TEMPLATE_CACHE, **self._context())
             self._progress("provisioning the stack's resources on the endpoint")
@@ -110,11 +111,13 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
-        """Stop the runner's pollers and environments, then the endpoint."""
-        self.runner.stop()
-        endpoint = getattr(self, "endpoint", None)
-        if endpoint is not None:
-            endpoint.shutdown()
+        """Stop the runner's pollers and environments, then the endpoint (whatever the runner does)."""
+        try:
+            self.runner.stop()
+        finally:
+            endpoint = getattr(self, "endpoint", None)
+            if endpoint is not None:
+                endpoint.shutdown()
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -20,14 +20,18 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDK_JSON = PROJECT_ROOT / "cdk.json"
-# What the template depends on: the constructs, the code asset (its hash is in the template) and the context.
-TEMPLATE_SOURCES = ("app.py", "cdk.json", "stacks", "functions", "glue", "queries")
+# What the template depends on: the constructs, the code asset (its hash is in the template), the context and the
+# pinned packages (another aws-cdk-lib synthesizes another template).
+TEMPLATE_SOURCES = ("app.py", "cdk.json", "requirements.txt", "stacks", "functions", "glue", "queries")
 CACHED_TEMPLATES = 8
 LOCAL_ACCOUNT = "123456789012"  # moto's default account
 LOCAL_PARTITION = "aws"
 _HASH_SUFFIX = re.compile(r"[0-9A-F]{8}$")
 _CAMEL_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+")
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+_NO_VALUE = object()  # Ref AWS::NoValue: the property is dropped
 
 
 class TemplateError(RuntimeError):
@@ -87,7 +91,9 @@ def cached_template(cache_dir: Path, **overrides: Any) -> dict[str, Any]:
         return cached
     template = synthesize_template(**overrides)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(template, indent=1))
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(template, indent=1))
+    partial.replace(path)  # a reader never sees half a template
     # Keep a few (tests synthesize more than one configuration); drop the oldest.
     for stale in sorted(cache_dir.glob("template-*.json"), key=lambda p: p.stat().st_mtime)[:-CACHED_TEMPLATES]:
         stale.unlink()
@@ -125,13 +131,12 @@ class Resolver:
             "AWS::Partition": LOCAL_PARTITION,
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": self.stack_name,
-            "AWS::NoValue": "",
         }
 
     def resolve(self, value: Any) -> Any:
         """The value with every intrinsic function replaced by its result (recursively)."""
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in (self.resolve(item) for item in value) if item is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -139,11 +144,16 @@ class Resolver:
             handler = self._functions().get(key)
             if handler is not None:
                 return handler(argument)
-        return {key: self.resolve(item) for key, item in value.items()}
+            if key.startswith("Fn::") or key == "Condition":
+                raise TemplateError(f"{key} is not supported by the local stack: add it to local/stack/template.py")
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
 
     def ref(self, name: str) -> str:
         """What Ref returns for a logical id or pseudo parameter."""
         assert self.refs is not None
+        if name == "AWS::NoValue":
+            return _NO_VALUE  # type: ignore[return-value]  # removed by resolve(), as CloudFormation does
         if name in self.pseudo_parameters:
             return self.pseudo_parameters[name]
         if name not in self.refs:
@@ -180,4 +190,4 @@ class Resolver:
                 return self.get_att(*name.split(".", 1))
             return self.ref(name)
 
-        return _SUB_VARIABLE.sub(substitute, text)
+        return _SUB_VARIABLE.sub(substitute, text).replace("${!", "${")  # ${!Literal} is the literal ${Literal}

@@ -25,6 +25,7 @@ from local.stack.calls import AwsCall, json_safe, kept_response
 from local.stack.template import LOCAL_ACCOUNT
 
 INIT_ERROR = "Runtime.ImportModuleError"
+MARSHAL_ERROR = "Runtime.MarshalError"
 
 
 @dataclass
@@ -135,8 +136,14 @@ def serve(requests: IO[str], responses: IO[str], handler_path: str, recorder: Ca
         sys.stdout.flush()
         sys.stderr.flush()
         reply["calls"] = recorder.drain()
-        responses.write(json.dumps(reply, default=str) + "\n")
+        try:
+            line = json.dumps(reply)
+        except (TypeError, ValueError) as error:  # the handler returned something JSON cannot carry
+            line = json.dumps({"error": _error(error, MARSHAL_ERROR), "calls": reply["calls"]})
+        responses.write(line + "\n")
         responses.flush()
+        if init_error is not None:
+            return  # this environment never initialised: the runner starts a new one for the next invocation
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from boto3.exceptions import S3UploadFailedError
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
 from moto import mock_aws
 from rich.console import Console
 
@@ -171,6 +171,7 @@ def test_error_conversion_table() -> None:
     cases = {
         NoCredentialsError(): EXIT_UNREACHABLE,
         EndpointConnectionError(endpoint_url="http://127.0.0.1:4566/"): EXIT_UNREACHABLE,
+        ReadTimeoutError(endpoint_url="http://127.0.0.1:4566/"): EXIT_UNREACHABLE,
         client_error: EXIT_UNREACHABLE,
         QueryFailed("daily_volume", "FAILED", "TABLE_NOT_FOUND"): EXIT_USAGE,
         CliError("x"): EXIT_USAGE,

@@ -24,3 +24,8 @@ def batch_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if body == "fail":
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
+
+
+def unserializable_handler(event: dict[str, Any], context: Any) -> Any:
+    """Returns what JSON cannot carry (Lambda fails such an invocation with Runtime.MarshalError)."""
+    return {"batchItemFailures": {1, 2}}

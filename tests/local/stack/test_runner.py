@@ -219,3 +219,33 @@ def test_the_handler_sees_its_remaining_time(harness: HarnessFactory) -> None:
     # Then its context counts down from the timeout
     remaining = json.loads(h.batch_log.read_text().splitlines()[0])["remaining_ms"]
     assert 3000 < remaining <= 5000
+
+
+def test_a_failed_cold_start_is_retried_in_a_new_environment(harness: HarnessFactory) -> None:
+    # Given a handler whose init fails
+    h = harness("tests.local.stack.broken_handler.handler")
+    # When it is invoked twice
+    h.host.invoke({"Records": []})
+    h.host.invoke({"Records": []})
+    # Then each invocation got a fresh environment, as Lambda retries a failed init
+    assert h.host.cold_starts == 2
+
+
+def test_a_result_json_cannot_carry_fails_with_lambdas_marshal_error(harness: HarnessFactory) -> None:
+    h = harness("tests.local.stack.handlers.unserializable_handler")
+    invocation = h.host.invoke({"Records": []})
+    assert invocation.error is not None and invocation.error["errorType"] == "Runtime.MarshalError"
+
+
+def test_an_environment_that_died_while_idle_is_replaced(harness: HarnessFactory) -> None:
+    # Given a warm environment that then dies (out of memory, killed)
+    h = harness(timeout=5)
+    assert not h.host.invoke({"Records": [{"body": "ok", "messageId": "m1"}]}).failed
+    (environment,) = h.host._idle
+    environment.process.kill()
+    environment.process.wait()
+    # When the next invocation comes
+    invocation = h.host.invoke({"Records": [{"body": "ok", "messageId": "m2"}]})
+    # Then it runs in a new environment instead of failing
+    assert not invocation.failed
+    assert h.host.cold_starts == 2
