@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 SQS_MAX_RECEIVE = 10  # ReceiveMessage returns at most 10 messages
 LONG_POLL_SECONDS = 1  # short enough that stop() is prompt
 DEFAULT_ENVIRONMENTS = 2  # execution environments per function when its mapping sets no maximum concurrency
+STOP_GRACE_SECONDS = 5.0  # how long stop() lets a running batch finish
+CLOSE_GRACE_SECONDS = 2.0  # how long closed environments get to exit before they are killed
 WORKER_START_TIMEOUT = 120.0  # the init phase (imports and cold-start code), apart from the function's timeout
 
 
@@ -135,12 +137,15 @@ class _Environment:
             with contextlib.suppress(OSError):
                 stream.close()
 
-    def close(self) -> None:
-        """Let the worker finish and exit (its request pipe closes)."""
+    def close_requests(self) -> None:
+        """No more requests: an idle worker exits at once, a busy one after its invocation."""
         with contextlib.suppress(OSError):
             self._requests.close()
+
+    def close(self, deadline: float) -> None:
+        """Wait until the monotonic deadline for the worker to exit after close_requests(), then kill it."""
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         self.kill()
 
 
@@ -262,7 +267,10 @@ class FunctionHost:
             self._closed = True
             environments, self._all, self._idle = list(self._all), [], []
         for environment in environments:
-            environment.close()
+            environment.close_requests()
+        deadline = time.monotonic() + CLOSE_GRACE_SECONDS  # one grace period for all of them, not one each
+        for environment in environments:
+            environment.close(deadline)
         self._log.close()
 
 
@@ -311,12 +319,18 @@ class SqsEventSource:
         """Ask the pollers to stop after their current receive or batch (returns at once)."""
         self._stop.set()
 
-    def stop(self) -> None:
-        """Stop polling (a batch being processed finishes first)."""
+    def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Stop polling; a batch still running after the grace period ends when its environment is killed."""
         self._stop.set()
         for thread in self._threads:
             if thread.ident is not None:  # started (a failed start stops a mapping that never polled)
-                thread.join(timeout=self._host.spec.timeout_seconds + LONG_POLL_SECONDS + 5)
+                thread.join(timeout=grace_seconds)
+
+    def join(self, timeout: float) -> None:
+        """Wait for the pollers to return (after their host's environments were closed)."""
+        for thread in self._threads:
+            if thread.ident is not None:
+                thread.join(timeout=timeout)
 
     def _poll(self) -> None:
         while not self._stop.is_set():
@@ -451,7 +465,8 @@ class EventRunner:
         return any(s.in_flight for s in self.sources) or any(h.in_flight for h in self.hosts.values())
 
     def stop(self) -> None:
-        """Stop the pollers, then the execution environments (those even if a poller would not stop)."""
+        """Stop the pollers, then the execution environments, promptly: a batch still running after a short grace
+        period is cut off (its messages stay on the queue, as after a Lambda timeout)."""
         try:
             for source in self.sources:
                 source.signal_stop()  # all at once, then wait for each
@@ -460,6 +475,8 @@ class EventRunner:
         finally:
             for host in self.hosts.values():
                 host.close()
+            for source in self.sources:
+                source.join(timeout=LONG_POLL_SECONDS + 5)
 
 
 def _base64(value: bytes | None) -> str | None:

@@ -53,6 +53,7 @@ class SandboxSettings:
     context: Mapping[str, Any] = field(default_factory=dict)  # CDK context overrides on top of cdk.json
     environments_per_function: int = DEFAULT_ENVIRONMENTS  # for mappings without a maximum concurrency
     check_responses: bool = False  # tests: fail on any response our services send that breaks the API model
+    record_calls: bool = False  # keep every AWS call the functions make (the permission test); off for `up`
 
 
 class LocalStack:
@@ -158,7 +159,7 @@ class LocalStack:
         return self._clients[service]
 
     def calls(self) -> list[AwsCall]:
-        """Every AWS call the functions made so far: directly, and through our services on their behalf."""
+        """Every AWS call the functions made so far (with record_calls): directly, and through our services."""
         with self._calls_lock:
             return list(self._calls)
 
@@ -233,6 +234,8 @@ class LocalStack:
         self.runner.start()
 
     def _record(self, calls: list[AwsCall]) -> None:
+        if not self.settings.record_calls:
+            return
         with self._calls_lock:
             self._calls.extend(calls)
 

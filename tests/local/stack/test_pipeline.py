@@ -56,6 +56,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     settings = SandboxSettings(
         work_dir=work / "stack",
         check_responses=True,
+        record_calls=True,
         context={"digest_emails": [DIGEST_RECIPIENT], "digest_sender": DIGEST_SENDER},
     )
     with announced_stack(work, settings) as sandbox:
