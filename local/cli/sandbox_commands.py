@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -234,17 +236,28 @@ def _stopper(stopping: threading.Event) -> Any:
     return stop
 
 
+def command_name() -> str:
+    """How the user runs modlake: `modlake` when it is on PATH, else the virtualenv's path to it."""
+    installed = Path(sys.executable).parent / "modlake"
+    on_path = shutil.which("modlake")
+    if on_path is None or Path(on_path).resolve() != installed.resolve():
+        return os.path.relpath(installed) if installed.exists() else "modlake"
+    return "modlake"
+
+
 def _print_running(running: RunningStack, console: Console) -> None:
     console.print(f"[bold]modlake local stack[/bold] on {running.endpoint_url} (Ctrl-C stops it)")
     for name in ("MediaBucketName", "VideosTableName", "GlueDatabaseName", "AthenaWorkGroupName"):
         console.print(f"  {name:<22} {running.outputs[name]}", markup=False)
     console.print("In another terminal:", style="bold")
+    modlake = command_name()
+    today = datetime.now(UTC).date().isoformat()
     for line in (
-        "modlake upload clip.mp4",
-        "modlake status",
-        "modlake labels <key>",
-        "modlake query daily_volume --param day_from=2026-01-01 --param day_to=2026-12-31",
-        "modlake digest --preview",
+        f"{modlake} upload clip.mp4",
+        f"{modlake} status",
+        f"{modlake} labels <key>",
+        f"{modlake} query daily_volume --param day_from={today} --param day_to={today}",
+        f"{modlake} digest --preview",
         f"AWS_ENDPOINT_URL={running.endpoint_url} aws s3 ls   # any AWS CLI or SDK, dummy credentials",
     ):
         console.print(f"  {line}", markup=False)
