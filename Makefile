@@ -37,12 +37,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-CODE_DIRS := $(wildcard functions glue queries stacks local)
+CODE_DIRS := $(wildcard functions glue queries stacks cli sandbox bench)
 
-lint: install ## ruff and mypy over functions glue queries stacks local
+lint: install ## ruff, mypy and the import contracts over functions glue queries stacks cli sandbox bench
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(CODE_DIRS)
+	$(BIN)/lint-imports --no-cache --no-logo
 
 test: install lint ## lint, then the whole offline test suite
 	$(BIN)/pytest -q
@@ -57,10 +58,10 @@ bench: install ## collector and local moderation benchmarks (print one JSON obje
 
 PORT ?= 4566
 serve: install ## the local AWS endpoint on 127.0.0.1:$(PORT) (our Rekognition Video and Athena, moto for the rest)
-	$(BIN)/python -m local serve --port $(PORT)
+	$(BIN)/python -m sandbox serve --port $(PORT)
 
 digest-preview: install ## render the daily digest of a generated 35-day sample lake to build/digest-preview/
-	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m local.digest_preview --out build/digest-preview
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m sandbox.digest_preview --out build/digest-preview
 
 deploy: install ## deploy modlake-$(STAGE) to the AWS account in your environment
 	$(CDK) deploy -c stage=$(STAGE) modlake-$(STAGE)

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local.clips import write_benchmark_clip
-from local.rekognition.classifier import CLASSIFIERS, classifier_by_name
-from local.rekognition.video import analyze
+from sandbox.clips import write_benchmark_clip
+from sandbox.rekognition.classifier import CLASSIFIERS, classifier_by_name
+from sandbox.rekognition.video import analyze
 
 CACHE = Path("build/bench")
 WIDTH, HEIGHT, CLIP_FPS = 1280, 720, 30

@@ -1,6 +1,6 @@
 """In-memory fakes of modlake's ports, with the same conditional semantics as the AWS adapters.
 
-The ports the local sandbox needs too live in local.memory; they are re-exported here for the tests.
+The ports the local sandbox needs too live in sandbox.memory; they are re-exported here for the tests.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from functions.common.models import (
     VideoRef,
 )
 from functions.common.ports import LakeObjects
-from local.memory import (
+from sandbox.memory import (
     MP4_HEAD,
     InMemoryLabelWriter,
     InMemoryObjects,

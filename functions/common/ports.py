@@ -121,8 +121,11 @@ class ModerationService(Protocol):
     ) -> ResultsPage: ...
 
 
+MAX_DELAY_SECONDS = 900  # SQS's limit for DelaySeconds: a WorkQueue delays a message this long at most
+
+
 class WorkQueue(Protocol):
-    """An SQS queue modlake sends its own messages to."""
+    """An SQS queue modlake sends its own messages to (delays capped at MAX_DELAY_SECONDS)."""
 
     def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None: ...
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from functions.common.observability import count, logger
 from functions.common.ports import DigestNotifier, HtmlMailer, LakeObjects, OncePerKey, QueryRunner
-from functions.send_digest.model import CategoryCount, Digest, DigestTotals, FlaggedVideo, TrendDay
-from functions.send_digest.period import digest_day, previous_day, trend_period
+from functions.send_digest.assemble import DigestScope, build_digest
+from functions.send_digest.period import previous_day
 from functions.send_digest.render import render_html, render_text
-from queries import named_query
 
 ARCHIVE_PREFIX = "digests/"
 
@@ -74,6 +73,11 @@ class DigestDeps:
     region: str
     skip_empty: bool = False
 
+    @property
+    def scope(self) -> DigestScope:
+        """Whose digest this run builds."""
+        return DigestScope(stage=self.stage, timezone=self.timezone, region=self.region)
+
 
 @dataclass(frozen=True)
 class DigestResult:
@@ -87,48 +91,6 @@ class DigestResult:
         return {"outcome": str(self.outcome), "day": self.day.isoformat(), **self.details}
 
 
-def build_digest(day: date, deps: DigestDeps) -> Digest:
-    """Run the digest queries for one local day (and its 7-day trend) and assemble the digest."""
-    period = digest_day(day, deps.timezone)
-    trend = trend_period(day, deps.timezone)
-    day_parameters = period.execution_parameters()
-    totals_rows, category_rows, top_rows, trend_rows = deps.queries.run_all(
-        [
-            (named_query("digest_totals"), day_parameters),
-            (named_query("digest_categories"), day_parameters),
-            (named_query("digest_top_flagged"), day_parameters),
-            (named_query("digest_trend"), trend.execution_parameters()),
-        ]
-    )
-    totals = DigestTotals(**{k: v or 0 for k, v in totals_rows[0].items()}) if totals_rows else DigestTotals()
-    by_day: dict[date, TrendDay] = {}
-    for first in range((trend.last_day - trend.first_day).days + 1):
-        local = date.fromordinal(trend.first_day.toordinal() + first)
-        by_day[local] = TrendDay(day=local)
-    for row in trend_rows:
-        local = trend.local_day(datetime.fromtimestamp(int(row["bucket_start_epoch"]), UTC))
-        if local in by_day:  # the query's period is the trend's, so every bucket falls in one of its days
-            seen = by_day[local]
-            by_day[local] = replace(
-                seen,
-                moderated=seen.moderated + int(row["moderated"] or 0),
-                flagged=seen.flagged + int(row["flagged"] or 0),
-                failed=seen.failed + int(row["failed"] or 0),
-                skipped=seen.skipped + int(row["skipped"] or 0),
-            )
-    return Digest(
-        stage=deps.stage,
-        day=day,
-        timezone=deps.timezone,
-        region=deps.region,
-        totals=totals,
-        categories=tuple(CategoryCount(**row) for row in category_rows),
-        top_flagged=tuple(FlaggedVideo(**row) for row in top_rows),
-        trend=tuple(by_day.values()),
-        generated_at=deps.clock(),
-    )
-
-
 def archive_keys(day: date) -> dict[str, str]:
     """Where a day's digest is archived in the analytics bucket (outside every table prefix)."""
     base = f"{ARCHIVE_PREFIX}dt={day.isoformat()}/digest"
@@ -140,7 +102,7 @@ def send_digest(request: DigestRequest, deps: DigestDeps) -> DigestResult:
     day = request.day or previous_day(deps.clock(), deps.timezone)
 
     def work() -> dict[str, Any]:
-        digest = build_digest(day, deps)
+        digest = build_digest(day, deps.queries, deps.scope, generated_at=deps.clock())
         text, html = render_text(digest), render_html(digest)
         keys = archive_keys(day)
         deps.archive.put(keys["json"], _json_bytes(digest.to_json()), "application/json")

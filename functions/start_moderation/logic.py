@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
+from functions.common.containers import SNIFF_BYTES, looks_like_mp4_or_mov
 from functions.common.errors import RekognitionBusy, VideoRejected
 from functions.common.lake import LakeWriter, video_row
 from functions.common.messages import ObjectCreated, ObjectDeleted, RetryStart, StartMessage, retry_start_message
@@ -24,18 +25,14 @@ from functions.common.models import (
     partition_date,
     utc_now,
 )
-from functions.common.ports import MediaObjects, ModerationService, VideoStore, WorkQueue
+from functions.common.ports import MAX_DELAY_SECONDS, MediaObjects, ModerationService, VideoStore, WorkQueue
 
 NOT_STARTED_STATUSES = frozenset({VideoStatus.SKIPPED, VideoStatus.FAILED})  # outcomes without a job
 
 logger = Logger(child=True)
 
-# ISO base media (MP4) and QuickTime (MOV) files start with one of these top-level boxes.
-CONTAINER_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
-SNIFF_BYTES = 12
 JOB_LIMIT_BASE_DELAY = 30  # seconds; a slot frees only when a job (minutes long) ends
 THROTTLE_BASE_DELAY = 2  # seconds; TPS throttling clears within seconds
-MAX_DELAY = 900  # SQS's DelaySeconds limit
 
 
 class StartOutcome(StrEnum):
@@ -50,15 +47,10 @@ class StartOutcome(StrEnum):
     UNKNOWN_OBJECT = "UnknownObject"
 
 
-def looks_like_mp4_or_mov(head: bytes) -> bool:
-    """True when the bytes start like an ISO-BMFF/QuickTime file (box size + known box type)."""
-    return len(head) >= 8 and head[4:8] in CONTAINER_BOXES
-
-
 def retry_delay(attempt: int, busy: RekognitionBusy, rng: Callable[[float, float], float]) -> int:
     """Capped exponential backoff with jitter; longer for the job limit than for TPS throttling."""
     base = JOB_LIMIT_BASE_DELAY if busy.is_job_limit else THROTTLE_BASE_DELAY
-    ceiling = min(MAX_DELAY, base * 2 ** min(max(attempt - 1, 0), 10))
+    ceiling = min(MAX_DELAY_SECONDS, base * 2 ** min(max(attempt - 1, 0), 10))
     return int(rng(ceiling / 2, ceiling))
 
 

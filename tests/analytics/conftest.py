@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from local.athena_engine import LakeQueryEngine
-from local.sample_lake import SampleLake, write_sample_lake
+from sandbox.athena.engine import LakeQueryEngine
+from sandbox.sample_lake import SampleLake, write_sample_lake
 
 END_DAY = date(2026, 11, 20)
 

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import queries
-from local.athena_engine import LakeQueryEngine, QueryResult
-from local.sample_lake import SampleLake, SampleVideo
+from sandbox.athena.engine import LakeQueryEngine, QueryResult
+from sandbox.sample_lake import SampleLake, SampleVideo
 
 VIDEOS_TABLE = "moderation_videos"
 LABELS_TABLE = "moderation_labels"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from local.digest_preview import main, render_preview
-from local.sample_lake import SampleLake, write_sample_lake
+from sandbox.digest_preview import main, render_preview
+from sandbox.sample_lake import SampleLake, write_sample_lake
 from tests.analytics.helpers import local_days
 
 DAY = date(2026, 11, 20)

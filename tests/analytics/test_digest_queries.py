@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import queries
-from local.athena_engine import LakeQueryEngine
-from local.sample_lake import SampleLake
+from sandbox.athena.engine import LakeQueryEngine
+from sandbox.sample_lake import SampleLake
 from tests.analytics.conftest import END_DAY
 from tests.analytics.helpers import (
     VIDEOS_TABLE,

@@ -10,8 +10,8 @@ import pytest
 
 import queries
 from glue import LABELS, VIDEOS
-from local.athena_engine import LakeQueryEngine, QueryError, ResultColumn, bind_parameters
-from local.sample_lake import SampleLake
+from sandbox.athena.engine import LakeQueryEngine, QueryError, ResultColumn, bind_parameters
+from sandbox.sample_lake import SampleLake
 from tests.analytics.conftest import END_DAY
 from tests.analytics.helpers import VIDEOS_TABLE
 

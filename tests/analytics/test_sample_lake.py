@@ -15,8 +15,8 @@ from functions.common.lake import LakeWriter, read_parquet
 from functions.common.models import VideoRef
 from functions.start_moderation.logic import StartDeps, StartRun
 from glue import LABELS, VIDEOS
-from local.memory import InMemoryObjects, InMemoryRekognition, InMemoryVideoStore, RecordingQueue
-from local.sample_lake import EMPTY_DAYS_BACK, SampleLake, plan_videos, rekognition_job, write_sample_lake
+from sandbox.memory import InMemoryObjects, InMemoryRekognition, InMemoryVideoStore, RecordingQueue
+from sandbox.sample_lake import EMPTY_DAYS_BACK, SampleLake, plan_videos, rekognition_job, write_sample_lake
 from tests.analytics.conftest import END_DAY
 
 

@@ -12,9 +12,9 @@ from sqlglot.tokens import TokenType
 
 import queries
 from glue import TABLES
-from local.athena_engine import LakeQueryEngine
-from local.sample_lake import SampleLake
 from queries import SqlFile
+from sandbox.athena.engine import LakeQueryEngine
+from sandbox.sample_lake import SampleLake
 from stacks.views import view_columns
 from tests.analytics.conftest import END_DAY
 

@@ -9,13 +9,13 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner, Result
 
+from cli import app
+from cli.application import CliState
+from cli.target import Target
 from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.flagging import DetectionClassifier, FlagPolicy
 from functions.common.models import RawDetection, VideoMetadata, VideoRecord, VideoRef, VideoStatus, VideoSummary
 from functions.common.table_design import create_table_request
-from local.cli import app
-from local.cli.application import CliState
-from local.cli.target import Target
 
 REGION = "us-east-1"
 MEDIA_BUCKET = "modlake-test-media"

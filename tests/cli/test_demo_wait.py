@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from local.cli.errors import CliError
-from local.cli.output import make_console
-from local.cli.sandbox_commands import wait_for_outcomes
-from local.cli.target import Target
+from cli.errors import CliError
+from cli.output import make_console
+from cli.sandbox_runs import wait_for_outcomes
+from cli.target import Target
 
 
 @dataclass

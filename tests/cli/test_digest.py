@@ -13,9 +13,9 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
+from cli.digest import INVOKE_CONFIG, digest_lambda, digest_request, preview_digest
+from cli.target import Target
 from functions.send_digest.logic import DigestRequest
-from local.cli.digest import INVOKE_CONFIG, digest_lambda, digest_request, preview_digest
-from local.cli.target import Target
 from tests.cli.conftest import OUTPUTS, error_line, modlake
 from tests.digest_fakes import FakeQueries
 
@@ -172,7 +172,7 @@ def test_preview_command_prints_text_and_the_html_path(
     target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the preview's Athena replaced by canned rows
-    monkeypatch.setattr("local.cli.digest.athena_runner", lambda _target: one_flagged_day())
+    monkeypatch.setattr("cli.digest.athena_runner", lambda _target: one_flagged_day())
     # When the preview command runs for a day
     result = modlake(target, "digest", "--preview", "--date", "2026-11-20", "--out", str(tmp_path))
     # Then the plain-text digest and the HTML path are printed, and nothing was invoked

@@ -10,12 +10,12 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from moto import mock_aws
 from rich.console import Console
 
-import local.cli.target as target_module
+import cli.target as target_module
+from cli.announcement import RunningStack
+from cli.application import report_error
+from cli.errors import EXIT_UNREACHABLE, EXIT_USAGE, CliError, as_cli_error
+from cli.target import Target
 from functions.common.errors import QueryFailed
-from local.cli.application import report_error
-from local.cli.errors import EXIT_UNREACHABLE, EXIT_USAGE, CliError, as_cli_error
-from local.cli.target import Target
-from local.stack.state import RunningStack
 from tests.cli.conftest import error_line, modlake, mp4_bytes
 
 
@@ -65,7 +65,13 @@ def test_local_without_a_running_stack(no_local_stack: None) -> None:
 
 def test_local_stack_that_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given an announced local stack whose endpoint is gone (port 9: nothing listens)
-    announced = RunningStack(endpoint_url="http://127.0.0.1:9", pid=1)
+    announced = RunningStack(
+        endpoint_url="http://127.0.0.1:9",
+        health_url="http://127.0.0.1:9/_modlake/health",
+        stack_name="modlake-local",
+        region="us-east-1",
+        pid=1,
+    )
     monkeypatch.setattr(target_module, "running_stack", lambda: announced)
     # When --local is asked for
     result = modlake(None, "--local", "status")
@@ -157,7 +163,7 @@ def test_a_bug_keeps_its_traceback(target: Target, monkeypatch: pytest.MonkeyPat
     def broken(*_: object, **__: object) -> None:
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr("local.cli.commands.list_videos", broken)
+    monkeypatch.setattr("cli.commands.list_videos", broken)
     # When it runs
     result = modlake(target, "status")
     # Then the exception is not turned into a one-liner

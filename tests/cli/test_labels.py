@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from cli.errors import CliError
+from cli.labels import LabelRow, labels_query, per_second, video_labels
+from cli.output import video_time
+from cli.target import Target
 from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.table_design import LABELS_PER_ITEM
-from local.cli.errors import CliError
-from local.cli.labels import LabelRow, labels_query, per_second, video_labels
-from local.cli.output import video_time
-from local.cli.target import Target
 from queries import SqlFile
 from tests.cli.conftest import moderate, modlake, start, table_rows, video_ref
 from tests.helpers import detection

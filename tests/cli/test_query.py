@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from botocore.stub import Stubber
 
-from local.cli.errors import CliError
-from local.cli.query import looks_like_sql, resolve_query, sql_literal, table_text
-from local.cli.target import Target
+from cli.errors import CliError
+from cli.query import looks_like_sql, resolve_query, sql_literal, table_text
+from cli.target import Target
 from queries import named_query
 from tests.cli.conftest import OUTPUTS, error_line, modlake, table_rows
 

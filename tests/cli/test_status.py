@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 from rich.console import Console
 
+from cli.output import humanise_age
+from cli.target import Target
+from cli.videos import find_videos, list_videos, render_video_table
 from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.models import utc_now
-from local.cli.output import humanise_age
-from local.cli.target import Target
-from local.cli.videos import find_videos, list_videos, render_video_table
 from tests.cli.conftest import moderate, modlake, skip, start, table_rows, video_ref
 from tests.helpers import detection
 

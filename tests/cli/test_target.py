@@ -10,15 +10,17 @@ import boto3
 import pytest
 from moto import mock_aws
 
-import local.cli.target as target_module
-from local.cli.application import CliState
-from local.cli.errors import CliError, Unreachable
-from local.cli.target import DEFAULT_STACK, HEALTH_PATH, Target, endpoint_healthy, resolve_target
-from local.stack.state import LOCAL_ACCESS_KEY, RunningStack
+import cli.target as target_module
+from cli.announcement import RunningStack
+from cli.application import CliState
+from cli.errors import CliError, Unreachable
+from cli.target import DEFAULT_STACK, LOCAL_ACCESS_KEY, Target, endpoint_healthy, resolve_target
 from tests.cli.conftest import modlake
 
+HEALTH_PATH = "/health"
 LOCAL = RunningStack(
     endpoint_url="http://127.0.0.1:4566",
+    health_url="http://127.0.0.1:4566/health",
     stack_name="modlake-local",
     region="us-east-1",
     outputs={"MediaBucketName": "local-media"},
@@ -173,7 +175,7 @@ def test_help_needs_no_target(monkeypatch: pytest.MonkeyPatch) -> None:
     def explode(**_: object) -> Target:
         raise AssertionError("resolved")
 
-    monkeypatch.setattr("local.cli.application.resolve_target", explode)
+    monkeypatch.setattr("cli.application.resolve_target", explode)
     # When help is asked for, at the top and for a command
     # Then no target is resolved
     assert modlake(None, "--help").exit_code == 0
@@ -216,21 +218,13 @@ def health_server() -> Iterator[str]:
     server.server_close()
 
 
-def test_health_check_asks_the_endpoints_health_path(health_server: str) -> None:
-    # Given an endpoint answering its health path, and a port where nothing listens
+def test_health_check_asks_the_announced_health_url(health_server: str) -> None:
+    # Given an endpoint answering its health path (404 elsewhere), and a port where nothing listens
     # When each is checked
-    # Then only the answering one is healthy
-    assert endpoint_healthy(health_server)
-    assert endpoint_healthy(health_server + "/")
-    assert not endpoint_healthy("http://127.0.0.1:9")
-
-
-def test_health_path_is_the_endpoints() -> None:
-    # Given the local endpoint's own constant
-    from local.endpoint import HEALTH_PATH as ENDPOINT_HEALTH_PATH
-
-    # Then the CLI asks the same path
-    assert HEALTH_PATH == ENDPOINT_HEALTH_PATH
+    # Then only the announced health URL of the answering one is healthy
+    assert endpoint_healthy(health_server + HEALTH_PATH)
+    assert not endpoint_healthy(health_server + "/")
+    assert not endpoint_healthy("http://127.0.0.1:9" + HEALTH_PATH)
 
 
 def test_running_stack_reads_the_announcement(monkeypatch: pytest.MonkeyPatch) -> None:

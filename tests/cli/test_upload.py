@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
-from local.cli.target import Target
-from local.cli.upload import DEFAULT_VIDEO_SUFFIXES, UploadRules, object_key, upload_rules, upload_videos
-from local.stack.state import RunningStack
+from cli.announcement import RunningStack
+from cli.target import Target
+from cli.upload import DEFAULT_VIDEO_SUFFIXES, UploadRules, object_key, upload_rules, upload_videos
 from tests.cli.conftest import MEDIA_BUCKET, modlake, mp4_bytes
 
 MiB = 1024**2
@@ -114,7 +114,14 @@ def local_target() -> Iterator[Target]:
     server.start()
     host, port = server.get_host_and_port()
     target = Target.local(
-        RunningStack(endpoint_url=f"http://{host}:{port}", outputs={"MediaBucketName": "local-media"}, pid=1)
+        RunningStack(
+            endpoint_url=f"http://{host}:{port}",
+            health_url=f"http://{host}:{port}/moto-api/",
+            stack_name="modlake-local",
+            region="us-east-1",
+            outputs={"MediaBucketName": "local-media"},
+            pid=1,
+        )
     )
     try:
         target.client("s3").create_bucket(Bucket="local-media")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from functions.send_digest.assemble import build_digest
 from functions.send_digest.logic import (
     DigestOutcome,
     DigestRequest,
     InvalidDigestRequest,
-    build_digest,
     send_digest,
 )
 from tests.digest_fakes import FakeQueries, RecordingNotifier, digest_deps
@@ -143,8 +143,12 @@ def test_the_queries_get_the_day_and_its_partitions_as_parameters() -> None:
 
 def test_the_trend_folds_utc_buckets_into_local_days() -> None:
     # Given trend buckets at 10:00 UTC on the 14th, 09:00 and 23:45 UTC on the 20th
-    utc = build_digest(DAY, digest_deps(RUN_AT, queries=busy_day()))
-    tokyo = build_digest(DAY, digest_deps(RUN_AT, timezone="Asia/Tokyo", queries=busy_day()))
+    utc_deps, tokyo_deps = (
+        digest_deps(RUN_AT, queries=busy_day()),
+        digest_deps(RUN_AT, timezone="Asia/Tokyo", queries=busy_day()),
+    )
+    utc = build_digest(DAY, utc_deps.queries, utc_deps.scope, generated_at=RUN_AT)
+    tokyo = build_digest(DAY, tokyo_deps.queries, tokyo_deps.scope, generated_at=RUN_AT)
     # Then in UTC they are on the 14th and the 20th
     assert [(d.day.day, d.moderated, d.flagged) for d in utc.trend if d.moderated] == [(14, 4, 1), (20, 6, 3)]
     # And in Tokyo (UTC+9) 23:45 UTC on the 20th is already the 21st: outside the trend, so not counted

@@ -7,16 +7,16 @@ from datetime import timedelta
 
 import pytest
 
+from functions.common.containers import looks_like_mp4_or_mov
 from functions.common.errors import RekognitionBusy
 from functions.common.lake import LakeWriter, read_parquet
 from functions.common.messages import ObjectDeleted, RetryStart
 from functions.common.models import MAX_VIDEO_BYTES, VideoStatus
+from functions.common.ports import MAX_DELAY_SECONDS as MAX_DELAY
 from functions.start_moderation.logic import (
-    MAX_DELAY,
     StartDeps,
     StartOutcome,
     StartRun,
-    looks_like_mp4_or_mov,
     retry_delay,
 )
 from tests.fakes import (

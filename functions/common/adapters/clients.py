@@ -8,13 +8,28 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="modlake")
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="modlake")
+# A local endpoint (the sandbox's) serves every bucket on one host, so S3 is addressed by path there.
+LOCAL_ENDPOINT_CONFIG = CLIENT_CONFIG.merge(Config(s3={"addressing_style": "path"}))
+LOCAL_SECRET_KEY = "local"  # any secret works on a local endpoint: it checks no signatures
 
 
 @cache
 def client(service: str) -> Any:
     """A shared boto3 client (endpoint and region come from the standard AWS environment)."""
-    return boto3.client(service, config=_CONFIG)
+    return boto3.client(service, config=CLIENT_CONFIG)
+
+
+def local_endpoint_client(service: str, endpoint_url: str, region: str, access_key: str) -> Any:
+    """A boto3 client on a local endpoint with fixed credentials (a developer's AWS profile never applies there)."""
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=LOCAL_SECRET_KEY,
+        config=LOCAL_ENDPOINT_CONFIG,
+    )
 
 
 def error_code(error: Exception) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-MAX_DELAY_SECONDS = 900  # SQS's limit for DelaySeconds
+from functions.common.ports import MAX_DELAY_SECONDS
 
 
 class SqsWorkQueue:

@@ -1,0 +1,115 @@
+"""The day-to-day commands: each parses its options, calls one plain function with the Target, and renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.application import app, cli_state
+from cli.digest import (
+    DEFAULT_PREVIEW_DIR,
+    invoke_digest,
+    parse_day,
+    preview_digest,
+    render_digest_preview,
+    render_digest_result,
+)
+from cli.errors import CliError
+from cli.labels import render_labels, video_labels
+from cli.query import DEFAULT_TIMEOUT_SECONDS, OutputFormat, parse_params, render_query, run_query
+from cli.upload import check_video_files, planned_keys, render_uploads, upload_rules, upload_videos
+from cli.videos import DEFAULT_LIMIT, find_videos, list_videos, render_video_details, render_video_table
+from queries import named_queries
+
+VideoKey = Annotated[str, typer.Argument(metavar="KEY", help="An object key in the media bucket, or a video id.")]
+
+
+@app.command()
+def upload(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Video files (MP4 or MOV).")],
+    prefix: Annotated[
+        str | None, typer.Option("--prefix", metavar="P", help="Key prefix (default: the stack's, when known).")
+    ] = None,
+) -> None:
+    """Upload videos to the media bucket; each upload starts its moderation."""
+    state = cli_state(ctx)
+    files = check_video_files(paths)  # before reaching the stack: a typo fails fast, even offline
+    target = state.target
+    rules = upload_rules(target)
+    keys = planned_keys(files, rules.key_prefix if prefix is None else prefix, rules)
+    uploaded = upload_videos(target, files, keys, progress_console=state.err)
+    render_uploads(uploaded, state.out)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    key: Annotated[
+        str | None, typer.Argument(metavar="[KEY]", help="An object key in the media bucket, or a video id.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many videos to list without KEY.")] = DEFAULT_LIMIT,
+) -> None:
+    """Without KEY: the latest videos and their state. With KEY: every version of that video in detail."""
+    state = cli_state(ctx)
+    if key is None:
+        render_video_table(list_videos(state.target, limit), state.out)
+    else:
+        render_video_details(find_videos(state.target, key), state.out)
+
+
+@app.command()
+def labels(
+    ctx: typer.Context,
+    key: VideoKey,
+    version: Annotated[str | None, typer.Option("--version", help="S3 version id (default: the newest).")] = None,
+) -> None:
+    """A video's moderation labels as a timeline."""
+    state = cli_state(ctx)
+    render_labels(video_labels(state.target, key, version), state.out)
+
+
+@app.command(epilog="Named queries: " + ", ".join(q.name for q in named_queries()))
+def query(
+    ctx: typer.Context,
+    name_or_sql: Annotated[str, typer.Argument(metavar="NAME|SQL", help="A named query from queries/, or SQL.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", metavar="NAME=VALUE", help="A query parameter (repeatable).")
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="How to print the rows.")] = OutputFormat.TABLE,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds before the query is stopped.")
+    ] = DEFAULT_TIMEOUT_SECONDS,
+) -> None:
+    """Run a named query or SQL in the stack's Athena workgroup (raw SQL takes --param values in order)."""
+    state = cli_state(ctx)
+    params = parse_params(param or [])
+    render_query(run_query(state.target, name_or_sql, params, timeout_seconds=timeout), output, state.out)
+
+
+@app.command()
+def digest(
+    ctx: typer.Context,
+    day: Annotated[
+        str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="Digest day (default: yesterday).")
+    ] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Build and print it here; send nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Send even if this day's digest went out.")] = False,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="With --preview: whose yesterday is the default (UTC).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="With --preview: the HTML's folder.")] = DEFAULT_PREVIEW_DIR,
+) -> None:
+    """Send the daily digest through the stack's function (yesterday in its time zone), or preview it."""
+    state = cli_state(ctx)
+    chosen = parse_day(day) if day else None
+    if not preview:
+        if timezone:
+            raise CliError("--timezone applies to --preview only: the function uses its own DIGEST_TIMEZONE")
+        render_digest_result(invoke_digest(state.target, chosen, force), state.out)
+        return
+    if force:
+        raise CliError("--force has no effect with --preview (a preview sends nothing)")
+    render_digest_preview(preview_digest(state.target, chosen, timezone or "UTC", out), state.out)

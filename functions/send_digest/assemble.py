@@ -1,0 +1,63 @@
+"""The digest of one day, assembled from the digest queries' rows: what send_digest sends and `modlake digest
+--preview` shows. Pure assembly over a QueryRunner, so the CLI can build a digest without the Lambda's logging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+
+from functions.common.ports import QueryRunner
+from functions.send_digest.model import CategoryCount, Digest, DigestTotals, FlaggedVideo, TrendDay
+from functions.send_digest.period import digest_day, trend_period
+from queries import named_query
+
+
+@dataclass(frozen=True)
+class DigestScope:
+    """Whose digest it is: the stage, the time zone its calendar days are in, the region its console links use."""
+
+    stage: str
+    timezone: str
+    region: str
+
+
+def build_digest(day: date, queries: QueryRunner, scope: DigestScope, *, generated_at: datetime) -> Digest:
+    """Run the digest queries for one local day (and its 7-day trend) and assemble the digest."""
+    period = digest_day(day, scope.timezone)
+    trend = trend_period(day, scope.timezone)
+    day_parameters = period.execution_parameters()
+    totals_rows, category_rows, top_rows, trend_rows = queries.run_all(
+        [
+            (named_query("digest_totals"), day_parameters),
+            (named_query("digest_categories"), day_parameters),
+            (named_query("digest_top_flagged"), day_parameters),
+            (named_query("digest_trend"), trend.execution_parameters()),
+        ]
+    )
+    totals = DigestTotals(**{k: v or 0 for k, v in totals_rows[0].items()}) if totals_rows else DigestTotals()
+    by_day: dict[date, TrendDay] = {}
+    for first in range((trend.last_day - trend.first_day).days + 1):
+        local = date.fromordinal(trend.first_day.toordinal() + first)
+        by_day[local] = TrendDay(day=local)
+    for row in trend_rows:
+        local = trend.local_day(datetime.fromtimestamp(int(row["bucket_start_epoch"]), UTC))
+        if local in by_day:  # the query's period is the trend's, so every bucket falls in one of its days
+            seen = by_day[local]
+            by_day[local] = replace(
+                seen,
+                moderated=seen.moderated + int(row["moderated"] or 0),
+                flagged=seen.flagged + int(row["flagged"] or 0),
+                failed=seen.failed + int(row["failed"] or 0),
+                skipped=seen.skipped + int(row["skipped"] or 0),
+            )
+    return Digest(
+        stage=scope.stage,
+        day=day,
+        timezone=scope.timezone,
+        region=scope.region,
+        totals=totals,
+        categories=tuple(CategoryCount(**row) for row in category_rows),
+        top_flagged=tuple(FlaggedVideo(**row) for row in top_rows),
+        trend=tuple(by_day.values()),
+        generated_at=generated_at,
+    )

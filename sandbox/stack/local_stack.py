@@ -1,0 +1,313 @@
+"""The whole modlake stack on one machine: the local endpoint, the provisioned template, and the event runner.
+
+`LocalStack` is what `modlake up` and `modlake demo` run and what the end-to-end tests drive: uploads to its
+media bucket flow through EventBridge, the start queue, start_moderation, our Rekognition, SNS, the collect queue
+and collect_results into DynamoDB and the Parquet lake, and `lambda.invoke` on the endpoint runs send_digest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from functions.common.adapters.clients import LOCAL_SECRET_KEY, local_endpoint_client
+from sandbox.endpoint import HEALTH_PATH
+from sandbox.protocol import RequestContext
+from sandbox.rekognition.classifier import FrameClassifier
+from sandbox.rekognition.service import RekognitionService, RekognitionSettings
+from sandbox.serve import EndpointSettings, build_endpoint
+from sandbox.stack.calls import AwsCall
+from sandbox.stack.provision import Deployment, Provisioner
+from sandbox.stack.runner import DEFAULT_ENVIRONMENTS, EventRunner, FunctionHost, Invocation, SqsEventSource
+from sandbox.stack.template import LOCAL_ACCOUNT, PROJECT_ROOT, cached_template
+
+LOCAL_STAGE = "local"
+LOCAL_STACK_NAME = "modlake-local"
+LOCAL_REGION = "us-east-1"
+OPERATOR_ACCESS_KEY = "modlake-operator"  # the stack's own clients; moto maps every unknown key to its default account
+DEFAULT_WORK_DIR = PROJECT_ROOT / "build" / "local-stack"
+TEMPLATE_CACHE = PROJECT_ROOT / "build" / "cdk-local"
+_INVOKE_PATH = "/2015-03-31/functions/"
+MOTO_RESET_PATH = "/moto-api/reset"
+_QUEUE_COUNTS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """How to run the local stack."""
+
+    work_dir: Path = DEFAULT_WORK_DIR
+    port: int = 0  # 0: any free port
+    classifier: str | FrameClassifier = "palette"  # "nudenet" for the real model
+    rekognition: RekognitionSettings = field(default_factory=RekognitionSettings)
+    context: Mapping[str, Any] = field(default_factory=dict)  # CDK context overrides on top of cdk.json
+    environments_per_function: int = DEFAULT_ENVIRONMENTS  # for mappings without a maximum concurrency
+    check_responses: bool = False  # tests: fail on any response our services send that breaks the API model
+    record_calls: bool = False  # keep every AWS call the functions make (the permission test); off for `up`
+
+
+class LocalStack:
+    """Start with `start()` (or `with LocalStack(...) as stack:`); stop with `stop()`.
+
+    One at a time per process: moto's accounts are process-wide, and starting a stack empties them.
+    """
+
+    def __init__(self, settings: SandboxSettings | None = None, progress: Callable[[str], None] | None = None) -> None:
+        self.settings = settings or SandboxSettings()
+        self._progress = progress or (lambda message: None)
+        self._calls: list[AwsCall] = []
+        self._calls_lock = threading.Lock()
+        self._callers: dict[str, str] = {}  # access key → function logical id
+        self._clients: dict[str, Any] = {}
+        self.runner = EventRunner()
+        self.deployment: Deployment | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        """Serve the endpoint, provision the template on it, start the event runner."""
+        work_dir = Path(self.settings.work_dir)
+        self._progress("starting the local AWS endpoint")
+        self.endpoint = build_endpoint(
+            EndpointSettings(
+                port=self.settings.port,
+                classifier=self.settings.classifier,
+                rekognition=self.settings.rekognition,
+                work_dir=work_dir / "endpoint",
+                check_responses=self.settings.check_responses,
+            )
+        )
+        self.endpoint.clients.on_call = self._record_on_behalf
+        self.endpoint.add_route("lambda", self._invoke_route)
+        self.endpoint.start()
+        try:
+            # moto keeps its state per process, not per endpoint: a new stack starts from an empty account.
+            loopback = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+            loopback.open(urllib.request.Request(self.endpoint.url + MOTO_RESET_PATH, method="POST")).close()
+            self._progress("synthesizing the CDK stack (cached after the first run)")
+            template = cached_template(TEMPLATE_CACHE, **self._context())
+            self._progress("provisioning the stack's resources on the endpoint")
+            self.deployment = Provisioner(
+                template,
+                self.client,
+                stack_name=LOCAL_STACK_NAME,
+                region=LOCAL_REGION,
+                account=LOCAL_ACCOUNT,
+                endpoint_url=self.endpoint.url,
+            ).provision()
+            self._verify_digest_sender()
+            self._start_functions(work_dir / "logs")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the runner's pollers and environments, then the endpoint (whatever the runner does)."""
+        try:
+            self.runner.stop()
+        finally:
+            endpoint = getattr(self, "endpoint", None)
+            if endpoint is not None:
+                endpoint.shutdown()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- what callers use -------------------------------------------------------------------------------------
+    @property
+    def outputs(self) -> dict[str, str]:
+        """The stack's CloudFormation outputs, resolved to the local resources."""
+        assert self.deployment is not None, "start() first"
+        return self.deployment.outputs
+
+    @property
+    def stack_name(self) -> str:
+        """The local stack's CloudFormation name."""
+        return LOCAL_STACK_NAME
+
+    @property
+    def region(self) -> str:
+        """The region the local stack's resources live in."""
+        return LOCAL_REGION
+
+    @property
+    def health_url(self) -> str:
+        """The endpoint's health check: HTTP 200 while it serves."""
+        return self.endpoint.url + HEALTH_PATH
+
+    @property
+    def rekognition(self) -> RekognitionService:
+        """The endpoint's Rekognition service (its stats show how many jobs ran at once)."""
+        service = self.endpoint.service("rekognition")
+        assert isinstance(service, RekognitionService)
+        return service
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on the endpoint, as the operator (not as any function)."""
+        if service not in self._clients:
+            self._clients[service] = local_endpoint_client(
+                service, self.endpoint.url, LOCAL_REGION, OPERATOR_ACCESS_KEY
+            )
+        return self._clients[service]
+
+    def calls(self) -> list[AwsCall]:
+        """Every AWS call the functions made so far (with record_calls): directly, and through our services."""
+        with self._calls_lock:
+            return list(self._calls)
+
+    def invoke(self, function_name: str, payload: Any) -> Invocation:
+        """Run a function synchronously (what Lambda Invoke with RequestResponse does)."""
+        host = self.runner.host_named(function_name)
+        if host is None:
+            raise KeyError(f"no function {function_name!r} in the local stack")
+        return host.invoke(payload)
+
+    def settle(self, timeout: float = 120.0, poll: float = 0.5) -> bool:
+        """Wait until nothing is queued, in flight, running or being moderated; False if the timeout passed."""
+        deadline = time.monotonic() + timeout
+        quiet_checks = 0
+        while time.monotonic() < deadline:
+            quiet_checks = quiet_checks + 1 if self._quiet() else 0
+            if quiet_checks >= 3:  # quiet three times in a row: no message was between two hops
+                return True
+            time.sleep(poll)
+        return False
+
+    def queue_depths(self) -> dict[str, int]:
+        """Messages (visible, in flight and delayed) per queue of the stack, by the queue's local name."""
+        assert self.deployment is not None
+        sqs = self.client("sqs")
+        depths = {}
+        for logical_id, resource in self.deployment.template["Resources"].items():
+            if resource["Type"] == "AWS::SQS::Queue":
+                url = self.deployment.physical_id(logical_id)
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(_QUEUE_COUNTS))["Attributes"]
+                depths[url.rsplit("/", 1)[1]] = sum(int(attributes[name]) for name in _QUEUE_COUNTS)
+        return depths
+
+    # --- internals ----------------------------------------------------------------------------------------------
+    def _context(self) -> dict[str, Any]:
+        return {"stage": LOCAL_STAGE, "region": LOCAL_REGION, **self.settings.context}
+
+    def _verify_digest_sender(self) -> None:
+        """What an operator does once in SES before deploying with digest_sender (no CloudFormation resource)."""
+        assert self.deployment is not None
+        sender = self.deployment.function_named("send_digest").environment.get("DIGEST_SENDER", "")
+        if sender:
+            self.client("sesv2").create_email_identity(EmailIdentity=sender)
+
+    def _start_functions(self, log_dir: Path) -> None:
+        assert self.deployment is not None
+        aws_environment = {
+            "AWS_ENDPOINT_URL": self.endpoint.url,
+            "AWS_REGION": LOCAL_REGION,
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+            "AWS_CONFIG_FILE": os.devnull,  # nothing from the operator's ~/.aws leaks into a function
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+        concurrency = {m.function_logical_id: m.maximum_concurrency for m in self.deployment.event_source_mappings}
+        for logical_id, spec in self.deployment.functions.items():
+            environments = concurrency.get(logical_id) or self.settings.environments_per_function
+            host = FunctionHost(
+                spec,
+                aws_environment=aws_environment,
+                log_path=log_dir / f"{spec.name}.log",
+                max_environments=environments,
+                on_calls=self._record,
+            )
+            self._callers[host.access_key] = logical_id
+            self.runner.hosts[logical_id] = host
+        for mapping in self.deployment.event_source_mappings:
+            host = self.runner.hosts[mapping.function_logical_id]
+            pollers = mapping.maximum_concurrency or self.settings.environments_per_function
+            source = SqsEventSource(mapping, host, self.client("sqs"), LOCAL_REGION, pollers, on_calls=self._record)
+            self.runner.sources.append(source)
+        self.runner.start()
+
+    def _record(self, calls: list[AwsCall]) -> None:
+        if not self.settings.record_calls:
+            return
+        with self._calls_lock:
+            self._calls.extend(calls)
+
+    def _record_on_behalf(self, call: AwsCall) -> None:
+        """A call our Rekognition or Athena made for a caller: attributed to the function whose key signed the
+        request, or to the role the service assumed; the services' own bookkeeping is not recorded."""
+        principal = self._callers.get(call.caller)
+        if principal is None and call.caller.startswith("role:") and self.deployment is not None:
+            principal = self.deployment.role_with_arn(call.caller.removeprefix("role:"))
+        if principal is not None:
+            self._record([replace(call, caller=principal)])
+
+    def _quiet(self) -> bool:
+        if self.runner.busy() or self.rekognition.stats.in_progress:
+            return False
+        assert self.deployment is not None
+        sqs = self.client("sqs")
+        for mapping in self.deployment.event_source_mappings:
+            attributes = sqs.get_queue_attributes(QueueUrl=mapping.queue_url, AttributeNames=list(_QUEUE_COUNTS))
+            if any(int(attributes["Attributes"][name]) for name in _QUEUE_COUNTS):
+                return False
+        return True
+
+    def _list_functions(self) -> tuple[int, dict[str, str], bytes]:
+        """Lambda's ListFunctions for the stack's functions (one page): their handler, limits and environment."""
+        functions = [
+            {
+                "FunctionName": host.spec.name,
+                "FunctionArn": f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{host.spec.name}",
+                "Runtime": "python3.13",
+                "Handler": host.spec.handler,
+                "Timeout": host.spec.timeout_seconds,
+                "MemorySize": host.spec.memory_mb,
+                "Environment": {"Variables": dict(host.spec.environment)},
+            }
+            for host in self.runner.hosts.values()
+        ]
+        return 200, {"Content-Type": "application/json"}, json.dumps({"Functions": functions}).encode()
+
+    def _invoke_route(
+        self, environ: dict[str, Any], context: RequestContext
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """Lambda's Invoke API for the stack's functions (other Lambda requests go on to moto)."""
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") == "GET" and path.rstrip("/") == _INVOKE_PATH.rstrip("/"):
+            return self._list_functions()
+        if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(_INVOKE_PATH):
+            return None
+        name, _, rest = urllib.parse.unquote(path[len(_INVOKE_PATH) :]).partition("/")
+        name = name.rsplit(":function:", 1)[-1].split(":")[0]  # an ARN (maybe qualified) or a name
+        host = self.runner.host_named(name)
+        if rest != "invocations" or host is None:
+            return None
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        payload = json.loads(raw) if raw.strip() else {}
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        if invocation_type == "DryRun":
+            return 204, headers, b""
+        if invocation_type == "Event":
+            threading.Thread(target=host.invoke, args=(payload,), daemon=True).start()
+            return 202, headers, b""
+        invocation = host.invoke(payload)
+        if invocation.failed:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            return 200, headers, json.dumps(invocation.error).encode()
+        return 200, headers, json.dumps(invocation.result).encode()

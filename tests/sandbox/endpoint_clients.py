@@ -1,0 +1,22 @@
+"""boto3 clients pointed at a running local endpoint, exactly as a user's code would make them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from sandbox.endpoint import LocalEndpoint
+
+
+def endpoint_client(endpoint: LocalEndpoint, service: str, region: str = "us-east-1") -> Any:
+    """An unmodified boto3 client for `service` with dummy credentials and no retries (tests see every error)."""
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint.url,
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )

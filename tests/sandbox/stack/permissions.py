@@ -1,0 +1,707 @@
+"""Recorded AWS calls held against a function's IAM policy: a call the deployed role would refuse fails locally too.
+
+Each operation the functions (and the local Athena and Rekognition services, which call S3, Glue and SNS as the
+caller) make is mapped below to what IAM authorizes: an action, a resource ARN and the condition keys IAM
+supplies. A call without a mapping is a Denial, never a pass, so a new call in a handler fails until it is mapped.
+
+Policies are evaluated as IAM evaluates identity policies: an explicit Deny wins, else some Allow must match,
+else the call is implicitly denied.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from sandbox.stack.calls import AwsCall
+from sandbox.stack.template import LOCAL_PARTITION
+
+LEADING_KEYS = "dynamodb:LeadingKeys"
+DEFAULT_WORKGROUP = "primary"
+DEFAULT_EVENT_BUS = "default"
+_NO_NAMES: Mapping[str, str] = MappingProxyType({})
+_IAM_PREFIX = {"sesv2": "ses"}  # IAM uses the service's signing name, not botocore's service name
+_AWS_QUEUE_HOST = re.compile(r"^(?:sqs\.([a-z0-9-]+)\.amazonaws\.com|([a-z0-9-]+)\.queue\.amazonaws\.com)$")
+_KEY_EQUALITY = re.compile(r"^([#:]?[\w.-]+)\s*=\s*([#:]?[\w.-]+)$")
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What IAM must allow for (part of) a call: an action on a resource, given the condition keys the call supplies.
+
+    `alternatives` are permissions that each suffice instead of this one (SES authorizes a sender through its
+    address identity OR its domain identity). `unknown` names condition keys the call does carry but whose values
+    could not be worked out (a table missing from `partition_keys`): an Allow conditioned on one of them is not
+    trusted to match, a Deny conditioned on one is assumed to apply.
+    """
+
+    action: str
+    resource: str
+    context: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    alternatives: tuple[Permission, ...] = ()
+    unknown: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """`action on resource [key=values]`, with any alternatives joined by "or"."""
+        text = f"{self.action} on {self.resource}"
+        keys = [f"{key}={','.join(values)}" for key, values in self.context.items()]
+        keys += [f"{key}=<unknown>" for key in self.unknown]
+        if keys:
+            text += f" [{'; '.join(keys)}]"
+        return " or ".join([text, *(alternative.describe() for alternative in self.alternatives)])
+
+
+@dataclass(frozen=True)
+class Denial:
+    """A recorded call, the permission it needed (None when its IAM needs are unknown), and why IAM would refuse it."""
+
+    call: AwsCall
+    permission: Permission | None
+    reason: str
+
+    def __str__(self) -> str:
+        caller = self.call.caller or "<unknown caller>"
+        operation = f"{self.call.service}.{self.call.operation}"
+        if self.permission is None:
+            return f"{caller}: {operation}: {self.reason}"
+        return f"{caller}: {operation} needs {self.permission.describe()}: {self.reason}"
+
+
+class UnmappedCall(Exception):
+    """The permissions a call needs cannot be worked out (no mapping, or a parameter the mapping needs is missing)."""
+
+
+# --- evaluating policy statements ----------------------------------------------------------------------------------
+@lru_cache(maxsize=2048)
+def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _like(value: str, pattern: str, *, ignore_case: bool = False) -> bool:
+    return _wildcard(pattern, ignore_case).fullmatch(value) is not None
+
+
+def _arn_like(value: str, pattern: str) -> bool:
+    """IAM's ArnEquals/ArnLike: the six colon-separated parts compared one by one, each with wildcards."""
+    parts, pattern_parts = value.split(":", 5), pattern.split(":", 5)
+    return len(parts) == len(pattern_parts) == 6 and all(map(_like, parts, pattern_parts))
+
+
+def _equals(value: str, expected: str) -> bool:
+    return value == expected
+
+
+def _bool_equals(value: str, expected: str) -> bool:
+    return value.lower() == expected.lower()
+
+
+# Condition operator → (does one request value match one policy value, is the operator negated).
+_OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
+    "StringEquals": (_equals, False),
+    "StringNotEquals": (_equals, True),
+    "StringLike": (_like, False),
+    "StringNotLike": (_like, True),
+    "ArnEquals": (_arn_like, False),
+    "ArnLike": (_arn_like, False),
+    "Bool": (_bool_equals, False),
+}
+_SET_PREFIXES = ("", "ForAllValues", "ForAnyValue")
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    """A policy element's values: IAM takes one value or a list of them (unresolved intrinsics are an error)."""
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str | bool | int | float) for item in values):
+        raise ValueError(f"{where} holds {value!r}, which is not a string or list of strings (unresolved intrinsic?)")
+    return [str(item).lower() if isinstance(item, bool) else str(item) for item in values]
+
+
+def _operator(name: str) -> tuple[str, Callable[[str, str], bool], bool]:
+    prefix, _, base = name.rpartition(":")
+    if prefix not in _SET_PREFIXES or base not in _OPERATORS:
+        raise ValueError(
+            f"unsupported IAM condition operator {name!r}: tests/sandbox/stack/permissions.py evaluates "
+            f"{', '.join(_OPERATORS)}, optionally prefixed ForAllValues:/ForAnyValue:"
+        )
+    matches, negated = _OPERATORS[base]
+    return prefix, matches, negated
+
+
+def _conditions(statement: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(operator, key, policy values) for every condition of the statement, operators checked."""
+    block = statement.get("Condition", {})
+    if not isinstance(block, Mapping) or not all(isinstance(keys, Mapping) for keys in block.values()):
+        raise ValueError(f"malformed Condition block: {block!r}")
+    found = []
+    for operator, keys in block.items():
+        _operator(operator)
+        found += [(operator, key, _strings(values, f"Condition {operator} {key}")) for key, values in keys.items()]
+    return found
+
+
+def _request_values(permission: Permission, key: str) -> tuple[str, ...] | None:
+    """The call's values for a condition key (IAM compares key names case-insensitively); None when absent."""
+    for name, values in permission.context.items():
+        if name.lower() == key.lower():
+            return values
+    return None
+
+
+def _condition_holds(operator: str, key: str, expected: list[str], permission: Permission, effect: str) -> bool:
+    if any(name.lower() == key.lower() for name in permission.unknown):
+        return effect == "Deny"  # unprovable: an Allow does not apply, a Deny does
+    prefix, matches, negated = _operator(operator)
+    values = _request_values(permission, key) or ()
+
+    def satisfied(value: str) -> bool:
+        return any(matches(value, item) for item in expected) != negated
+
+    if prefix == "ForAllValues":
+        return all(satisfied(value) for value in values)  # vacuously true when the key is absent
+    if prefix == "ForAnyValue":
+        return any(satisfied(value) for value in values)  # false when the key is absent
+    if not values:
+        return negated  # an absent key matches nothing: StringEquals is false, StringNotEquals is true
+    found = any(matches(value, item) for value in values for item in expected)
+    return found != negated
+
+
+def _applies(statement: Mapping[str, Any], permission: Permission) -> bool:
+    """Whether the statement's action, resource and conditions all cover the permission."""
+    effect = statement.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        raise ValueError(f"statement Effect must be Allow or Deny, not {effect!r}")
+    conditions = _conditions(statement)  # checked even when the statement does not apply to this permission
+    if ("Action" in statement) == ("NotAction" in statement):
+        raise ValueError(f"a statement needs exactly one of Action and NotAction: {statement!r}")
+    if ("Resource" in statement) == ("NotResource" in statement):
+        raise ValueError(f"a statement needs exactly one of Resource and NotResource: {statement!r}")
+    action_key = "Action" if "Action" in statement else "NotAction"
+    action_listed = any(
+        _like(permission.action, pattern, ignore_case=True) for pattern in _strings(statement[action_key], action_key)
+    )
+    resource_key = "Resource" if "Resource" in statement else "NotResource"
+    resource_listed = any(
+        _like(permission.resource, pattern) for pattern in _strings(statement[resource_key], resource_key)
+    )
+    if action_listed != (action_key == "Action") or resource_listed != (resource_key == "Resource"):
+        return False
+    return all(_condition_holds(op, key, values, permission, effect) for op, key, values in conditions)
+
+
+def _label(statement: Mapping[str, Any], index: int) -> str:
+    return f"statement {statement['Sid']!r}" if statement.get("Sid") else f"statement #{index}"
+
+
+def _refusal_of(statements: Sequence[Mapping[str, Any]], permission: Permission) -> str | None:
+    """Why IAM refuses this one permission (ignoring its alternatives), or None when it allows it."""
+    allowed = False
+    for index, statement in enumerate(statements):
+        if not _applies(statement, permission):
+            continue
+        if statement["Effect"] == "Deny":
+            return f"explicitly denied by {_label(statement, index)}"
+        allowed = True
+    if allowed:
+        return None
+    unconditional = [
+        _label(statement, index)
+        for index, statement in enumerate(statements)
+        if statement.get("Effect") == "Allow"
+        and statement.get("Condition")
+        and _applies({key: value for key, value in statement.items() if key != "Condition"}, permission)
+    ]
+    if unconditional:
+        return f"{', '.join(unconditional)} would allow it but for its Condition"
+    return "no Allow statement matches (implicit deny)"
+
+
+def _refusal(statements: Sequence[Mapping[str, Any]], permission: Permission) -> str | None:
+    """Why IAM refuses the permission and every alternative to it, or None when it allows one of them."""
+    reasons = []
+    for option in (permission, *permission.alternatives):
+        reason = _refusal_of(statements, option)
+        if reason is None:
+            return None
+        reasons.append(reason if not permission.alternatives else f"{option.resource}: {reason}")
+    return "; ".join(reasons)
+
+
+def is_allowed(statements: Sequence[Mapping[str, Any]], permission: Permission) -> bool:
+    """Whether identity-policy statements allow the permission (or one of its alternatives), as IAM decides."""
+    return _refusal(statements, permission) is None
+
+
+# --- mapping calls to permissions ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Request:
+    """A call plus what its mapping may need to look up."""
+
+    call: AwsCall
+    query_workgroups: Mapping[str, str]
+    partition_keys: Mapping[str, str]
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return self.call.params
+
+    def param(self, name: str) -> Any:
+        value = self.call.params.get(name)
+        if value in (None, ""):
+            raise UnmappedCall(f"{self.call.service}.{self.call.operation} without {name}: cannot name its resource")
+        return value
+
+    def action(self, operation: str | None = None) -> str:
+        prefix = _IAM_PREFIX.get(self.call.service, self.call.service)
+        return f"{prefix}:{operation or self.call.operation}"
+
+    def arn(self, service: str, resource: str, *, region: str | None = None, account: str | None = None) -> str:
+        region = self.call.region if region is None else region
+        account = self.call.account if account is None else account
+        return f"arn:{LOCAL_PARTITION}:{service}:{region}:{account}:{resource}"
+
+    def on(self, resource: str, operation: str | None = None, **context: tuple[str, ...]) -> list[Permission]:
+        return [Permission(self.action(operation), resource, context)]
+
+
+Mapper = Callable[[_Request], list[Permission]]
+
+
+# S3 -----------------------------------------------------------------------------------------------------------
+def _s3_object(bucket: str, key: str) -> str:
+    return f"arn:{LOCAL_PARTITION}:s3:::{bucket}/{key}"
+
+
+def _s3_bucket(bucket: str) -> str:
+    return f"arn:{LOCAL_PARTITION}:s3:::{bucket}"
+
+
+def _s3_read(request: _Request) -> list[Permission]:
+    """GetObject and HeadObject: s3:GetObject, or s3:GetObjectVersion for a named version."""
+    operation = "GetObjectVersion" if request.params.get("VersionId") else "GetObject"
+    return request.on(_s3_object(request.param("Bucket"), request.param("Key")), operation)
+
+
+def _s3_write(request: _Request) -> list[Permission]:
+    """PutObject and the multipart upload steps are all authorized as s3:PutObject."""
+    return request.on(_s3_object(request.param("Bucket"), request.param("Key")), "PutObject")
+
+
+def _s3_on_object(request: _Request) -> list[Permission]:
+    return request.on(_s3_object(request.param("Bucket"), request.param("Key")))
+
+
+def _s3_delete(request: _Request) -> list[Permission]:
+    operation = "DeleteObjectVersion" if request.params.get("VersionId") else "DeleteObject"
+    return request.on(_s3_object(request.param("Bucket"), request.param("Key")), operation)
+
+
+def _s3_delete_many(request: _Request) -> list[Permission]:
+    """DeleteObjects: s3:DeleteObject (or DeleteObjectVersion) on every key it names."""
+    bucket = request.param("Bucket")
+    return [
+        Permission(
+            request.action("DeleteObjectVersion" if item.get("VersionId") else "DeleteObject"),
+            _s3_object(bucket, item["Key"]),
+        )
+        for item in request.param("Delete").get("Objects", [])
+    ]
+
+
+def _s3_list(operation: str) -> Mapper:
+    """Listing is a bucket permission; s3:prefix is supplied when the request names a prefix."""
+
+    def mapper(request: _Request) -> list[Permission]:
+        prefix = request.params.get("Prefix")
+        context = {"s3:prefix": (str(prefix),)} if prefix is not None else {}
+        return request.on(_s3_bucket(request.param("Bucket")), operation, **context)
+
+    return mapper
+
+
+def _copy_source(source: Any) -> tuple[str, str, str | None]:
+    """CopySource as `bucket/key[?versionId=v]` (URL-encoded) or {"Bucket", "Key", "VersionId"}."""
+    if isinstance(source, Mapping):
+        return str(source["Bucket"]), str(source["Key"]), source.get("VersionId")
+    path, _, query = str(source).lstrip("/").partition("?versionId=")
+    bucket, _, key = path.partition("/")
+    return bucket, unquote(key), query or None
+
+
+def _s3_copy(request: _Request) -> list[Permission]:
+    """CopyObject writes the destination and reads the source (a named source version needs GetObjectVersion)."""
+    bucket, key, version = _copy_source(request.param("CopySource"))
+    return [
+        *_s3_write(request),
+        Permission(request.action("GetObjectVersion" if version else "GetObject"), _s3_object(bucket, key)),
+    ]
+
+
+# DynamoDB -----------------------------------------------------------------------------------------------------
+def _table_name(table: str) -> str:
+    """TableName may be a table ARN."""
+    return table.rsplit(":table/", 1)[1] if table.startswith("arn:") else table
+
+
+def _table_arn(request: _Request, table: str) -> str:
+    return table if table.startswith("arn:") else request.arn("dynamodb", f"table/{table}")
+
+
+def _attribute_text(value: Any) -> str | None:
+    """A key attribute as IAM sees it in LeadingKeys: DynamoDB JSON {"S": "x"} / {"N": "1"} → "x" / "1"."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((kind, inner),) = value.items()
+        return str(inner) if kind in ("S", "N") else None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _leading_keys(partition_key: str | None, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Permission fields for items' partition keys: LeadingKeys when known, else LeadingKeys marked unknown."""
+    values = [_attribute_text(item.get(partition_key)) for item in items] if partition_key else [None]
+    if any(value is None for value in values):
+        return {"unknown": (LEADING_KEYS,)}
+    return {"context": {LEADING_KEYS: tuple(dict.fromkeys(str(value) for value in values))}}
+
+
+def _items_on_table(request: _Request, action: str, table: str, items: Sequence[Mapping[str, Any]]) -> Permission:
+    partition_key = request.partition_keys.get(_table_name(table))
+    return Permission(request.action(action), _table_arn(request, table), **_leading_keys(partition_key, items))
+
+
+def _dynamodb_item(field_name: str) -> Mapper:
+    """GetItem/UpdateItem/DeleteItem (Key) and PutItem (Item): the action on the table, with LeadingKeys."""
+
+    def mapper(request: _Request) -> list[Permission]:
+        return [
+            _items_on_table(request, request.call.operation, request.param("TableName"), [request.param(field_name)])
+        ]
+
+    return mapper
+
+
+def _query_partition_value(params: Mapping[str, Any], partition_key: str) -> str | None:
+    """The value a KeyConditionExpression's equality on the partition key (`pk = :v`, `#k = :v`) asks for."""
+    expression = params.get("KeyConditionExpression")
+    if not isinstance(expression, str):
+        return None
+    names, values = params.get("ExpressionAttributeNames") or {}, params.get("ExpressionAttributeValues") or {}
+    for clause in re.split(r"\s+AND\s+", expression, flags=re.IGNORECASE):
+        match = _KEY_EQUALITY.match(clause.strip().strip("()").strip())
+        if match is None:
+            continue
+        left, right = match.groups()
+        name, placeholder = (right, left) if left.startswith(":") else (left, right)
+        if not placeholder.startswith(":") or placeholder not in values:
+            continue
+        if names.get(name, name) == partition_key:
+            return _attribute_text(values[placeholder])
+    return None
+
+
+def _index_path(request: _Request) -> tuple[str, str]:
+    """(resource ARN, partition_keys entry) of the table, or of its index when IndexName is given."""
+    table = request.param("TableName")
+    index = request.params.get("IndexName")
+    if not index:
+        return _table_arn(request, table), _table_name(table)
+    return f"{_table_arn(request, table)}/index/{index}", f"{_table_name(table)}/index/{index}"
+
+
+def _dynamodb_query(request: _Request) -> list[Permission]:
+    """Query on a table or index; LeadingKeys is the partition key value of its key condition."""
+    resource, keys_entry = _index_path(request)
+    partition_key = request.partition_keys.get(keys_entry)
+    value = _query_partition_value(request.params, partition_key) if partition_key else None
+    if value is None:
+        return [Permission(request.action(), resource, unknown=(LEADING_KEYS,))]
+    return [Permission(request.action(), resource, {LEADING_KEYS: (value,)})]
+
+
+def _dynamodb_scan(request: _Request) -> list[Permission]:
+    """A Scan names no partition key, so IAM supplies no LeadingKeys (ForAllValues conditions then hold)."""
+    resource, _ = _index_path(request)
+    return request.on(resource)
+
+
+def _batch_write_items(request: _Request) -> list[Permission]:
+    """BatchWriteItem: dynamodb:BatchWriteItem on each table, LeadingKeys being every item's partition key."""
+    permissions = []
+    for table, writes in request.param("RequestItems").items():
+        items = [
+            write["PutRequest"]["Item"] if "PutRequest" in write else write.get("DeleteRequest", {}).get("Key", {})
+            for write in writes
+        ]
+        permissions.append(_items_on_table(request, "BatchWriteItem", table, items))
+    return permissions
+
+
+def _batch_get_items(request: _Request) -> list[Permission]:
+    """BatchGetItem: dynamodb:BatchGetItem on each table, LeadingKeys being every key's partition key."""
+    return [
+        _items_on_table(request, "BatchGetItem", table, reads.get("Keys", []))
+        for table, reads in request.param("RequestItems").items()
+    ]
+
+
+_TRANSACT_WRITES = {
+    "Put": ("PutItem", "Item"),
+    "Update": ("UpdateItem", "Key"),
+    "Delete": ("DeleteItem", "Key"),
+    "ConditionCheck": ("ConditionCheckItem", "Key"),
+}
+
+
+def _transact_write_items(request: _Request) -> list[Permission]:
+    """TransactWriteItems is authorized item by item, as the item's own action on its table."""
+    permissions = []
+    for entry in request.param("TransactItems"):
+        for kind, (action, field_name) in _TRANSACT_WRITES.items():
+            if kind in entry:
+                write = entry[kind]
+                permissions.append(_items_on_table(request, action, write["TableName"], [write[field_name]]))
+    return permissions
+
+
+# SQS, SNS, EventBridge --------------------------------------------------------------------------------------------
+def _queue_arn(request: _Request, queue_url: str) -> str:
+    """`http(s)://host[:port]/<account>/<name>` (AWS or a local endpoint) → arn:aws:sqs:<region>:<account>:<name>."""
+    parts = urlsplit(queue_url)
+    path = [segment for segment in parts.path.split("/") if segment]
+    if not parts.scheme.startswith("http") or len(path) != 2:
+        raise UnmappedCall(f"sqs.{request.call.operation}: {queue_url!r} is not a queue URL (…/<account>/<name>)")
+    host = _AWS_QUEUE_HOST.match(parts.hostname or "")
+    region = (host.group(1) or host.group(2)) if host else request.call.region
+    return request.arn("sqs", path[1], region=region, account=path[0])
+
+
+def _sqs(operation: str | None = None) -> Mapper:
+    """Queue actions; a batch call needs the action of its single-message form."""
+
+    def mapper(request: _Request) -> list[Permission]:
+        return request.on(_queue_arn(request, request.param("QueueUrl")), operation)
+
+    return mapper
+
+
+def _sqs_queue_url(request: _Request) -> list[Permission]:
+    account = request.params.get("QueueOwnerAWSAccountId") or request.call.account
+    return request.on(request.arn("sqs", request.param("QueueName"), account=account))
+
+
+def _sns_topic(request: _Request) -> list[Permission]:
+    return request.on(request.param("TopicArn"))
+
+
+def _sns_publish(request: _Request) -> list[Permission]:
+    """Publish names its topic (or a platform endpoint) by ARN."""
+    return request.on(request.params.get("TopicArn") or request.param("TargetArn"))
+
+
+def _event_bus_arn(request: _Request, bus: str | None) -> str:
+    if bus and bus.startswith("arn:"):
+        return bus
+    return request.arn("events", f"event-bus/{bus or DEFAULT_EVENT_BUS}")
+
+
+def _put_events(request: _Request) -> list[Permission]:
+    """events:PutEvents on each entry's bus: a name, an ARN, or (absent) the default bus."""
+    buses = dict.fromkeys(_event_bus_arn(request, entry.get("EventBusName")) for entry in request.param("Entries"))
+    return [permission for bus in buses for permission in request.on(bus)]
+
+
+# Athena and Glue --------------------------------------------------------------------------------------------------
+def _workgroup_arn(request: _Request, workgroup: str) -> str:
+    return request.arn("athena", f"workgroup/{workgroup}")
+
+
+def _start_query(request: _Request) -> list[Permission]:
+    return request.on(_workgroup_arn(request, request.params.get("WorkGroup") or DEFAULT_WORKGROUP))
+
+
+def _get_workgroup(request: _Request) -> list[Permission]:
+    return request.on(_workgroup_arn(request, request.param("WorkGroup")))
+
+
+def _on_query(request: _Request) -> list[Permission]:
+    """Calls on a query execution are authorized on the workgroup it was started in."""
+    execution_id = request.param("QueryExecutionId")
+    workgroup = request.query_workgroups.get(execution_id)
+    if workgroup is None:
+        raise UnmappedCall(
+            f"query execution {execution_id} has no recorded StartQueryExecution (with its QueryExecutionId), "
+            "so its workgroup, the resource IAM checks, is unknown"
+        )
+    return request.on(_workgroup_arn(request, workgroup))
+
+
+def _glue(*, table: str | None = None, all_tables: bool = False) -> Mapper:
+    """Glue authorizes a catalog read on the catalog, the database and (for table reads) the table: all of them.
+
+    `table` names the parameter holding the table name; the database is `DatabaseName` (GetDatabase: `Name`).
+    """
+
+    def mapper(request: _Request) -> list[Permission]:
+        account = request.params.get("CatalogId") or request.call.account
+        database = request.param("DatabaseName" if table or all_tables else "Name")
+        resources = ["catalog", f"database/{database}"]
+        if table:
+            resources.append(f"table/{database}/{request.param(table)}")
+        if all_tables:
+            resources.append(f"table/{database}/*")
+        return [permission for r in resources for permission in request.on(request.arn("glue", r, account=account))]
+
+    return mapper
+
+
+# SES, Rekognition, STS --------------------------------------------------------------------------------------------
+def _send_email(request: _Request) -> list[Permission]:
+    """SES v2 SendEmail: allowed through the sender address's identity OR its domain's identity."""
+    identity_arn = request.params.get("FromEmailAddressIdentityArn")
+    if identity_arn:
+        return request.on(identity_arn)
+    address = parseaddr(request.param("FromEmailAddress"))[1]
+    domain = address.rpartition("@")[2]
+    if not domain:
+        raise UnmappedCall(f"sesv2.SendEmail from {address!r}: not an email address")
+    domain_identity = Permission(request.action(), request.arn("ses", f"identity/{domain}"))
+    return [Permission(request.action(), request.arn("ses", f"identity/{address}"), alternatives=(domain_identity,))]
+
+
+def _start_moderation(request: _Request) -> list[Permission]:
+    """No resource-level permissions ("*"); the notification role is passed to Rekognition (iam:PassRole)."""
+    permissions = request.on("*")
+    role = (request.params.get("NotificationChannel") or {}).get("RoleArn")
+    if role:
+        permissions.append(Permission("iam:PassRole", role, {"iam:PassedToService": ("rekognition.amazonaws.com",)}))
+    return permissions
+
+
+def _on_any_resource(request: _Request) -> list[Permission]:
+    """APIs without resource-level permissions: IAM checks them against "*"."""
+    return request.on("*")
+
+
+def _needs_nothing(request: _Request) -> list[Permission]:
+    """sts:GetCallerIdentity needs no permission: IAM cannot deny it."""
+    return []
+
+
+_MAPPERS: dict[tuple[str, str], Mapper] = {
+    # S3: functions/common/adapters/s3.py, sandbox/athena (lake mirror, results CSV), sandbox/rekognition (the video)
+    ("s3", "GetObject"): _s3_read,
+    ("s3", "HeadObject"): _s3_read,
+    ("s3", "PutObject"): _s3_write,
+    ("s3", "CreateMultipartUpload"): _s3_write,
+    ("s3", "UploadPart"): _s3_write,
+    ("s3", "CompleteMultipartUpload"): _s3_write,
+    ("s3", "AbortMultipartUpload"): _s3_on_object,
+    ("s3", "DeleteObject"): _s3_delete,
+    ("s3", "DeleteObjects"): _s3_delete_many,
+    ("s3", "CopyObject"): _s3_copy,
+    ("s3", "ListObjectsV2"): _s3_list("ListBucket"),
+    ("s3", "ListObjects"): _s3_list("ListBucket"),
+    ("s3", "ListObjectVersions"): _s3_list("ListBucketVersions"),
+    # DynamoDB: functions/common/adapters/dynamodb.py and Powertools idempotency (once.py)
+    ("dynamodb", "GetItem"): _dynamodb_item("Key"),
+    ("dynamodb", "PutItem"): _dynamodb_item("Item"),
+    ("dynamodb", "UpdateItem"): _dynamodb_item("Key"),
+    ("dynamodb", "DeleteItem"): _dynamodb_item("Key"),
+    ("dynamodb", "Query"): _dynamodb_query,
+    ("dynamodb", "Scan"): _dynamodb_scan,
+    ("dynamodb", "BatchWriteItem"): _batch_write_items,
+    ("dynamodb", "BatchGetItem"): _batch_get_items,
+    ("dynamodb", "TransactWriteItems"): _transact_write_items,
+    # SQS: functions/common/adapters/messaging.py, and the event source mapping's calls on its queue
+    ("sqs", "SendMessage"): _sqs(),
+    ("sqs", "SendMessageBatch"): _sqs("SendMessage"),
+    ("sqs", "ReceiveMessage"): _sqs(),
+    ("sqs", "DeleteMessage"): _sqs(),
+    ("sqs", "DeleteMessageBatch"): _sqs("DeleteMessage"),
+    ("sqs", "ChangeMessageVisibility"): _sqs(),
+    ("sqs", "ChangeMessageVisibilityBatch"): _sqs("ChangeMessageVisibility"),
+    ("sqs", "GetQueueAttributes"): _sqs(),
+    ("sqs", "GetQueueUrl"): _sqs_queue_url,
+    # SNS: the digest (notify.py), Rekognition's completion message and topic check (sandbox/rekognition)
+    ("sns", "Publish"): _sns_publish,
+    ("sns", "GetTopicAttributes"): _sns_topic,
+    # EventBridge: messaging.py
+    ("events", "PutEvents"): _put_events,
+    # Athena: functions/common/adapters/athena.py; GetWorkGroup by sandbox/athena as the caller
+    ("athena", "StartQueryExecution"): _start_query,
+    ("athena", "GetQueryExecution"): _on_query,
+    ("athena", "GetQueryResults"): _on_query,
+    ("athena", "StopQueryExecution"): _on_query,
+    ("athena", "GetWorkGroup"): _get_workgroup,
+    # Glue: sandbox/athena's catalog reads, made as the caller the way Athena makes them
+    ("glue", "GetDatabase"): _glue(),
+    ("glue", "GetTable"): _glue(table="Name"),
+    ("glue", "GetTables"): _glue(all_tables=True),
+    ("glue", "GetPartition"): _glue(table="TableName"),
+    ("glue", "GetPartitions"): _glue(table="TableName"),
+    # SES v2: notify.py
+    ("sesv2", "SendEmail"): _send_email,
+    # Rekognition: functions/common/adapters/rekognition.py
+    ("rekognition", "StartContentModeration"): _start_moderation,
+    ("rekognition", "GetContentModeration"): _on_any_resource,
+    # STS: sandbox/athena asks who the caller is
+    ("sts", "GetCallerIdentity"): _needs_nothing,
+}
+
+
+def required_permissions(
+    call: AwsCall, query_workgroups: Mapping[str, str] = _NO_NAMES, partition_keys: Mapping[str, str] = _NO_NAMES
+) -> list[Permission]:
+    """Everything IAM must allow for the call to succeed; raises UnmappedCall when that cannot be worked out.
+
+    `query_workgroups` maps Athena QueryExecutionIds to their workgroups; `partition_keys` maps DynamoDB table names
+    (or `<table>/index/<index>`) to their partition key attribute, the source of dynamodb:LeadingKeys.
+    """
+    mapper = _MAPPERS.get((call.service, call.operation))
+    if mapper is None:
+        raise UnmappedCall(
+            f"no IAM mapping for {call.service}.{call.operation}: add one to tests/sandbox/stack/permissions.py"
+        )
+    try:
+        return mapper(_Request(call, query_workgroups, partition_keys))
+    except (KeyError, TypeError, AttributeError) as error:  # parameters not shaped as the API defines them
+        raise UnmappedCall(
+            f"{call.service}.{call.operation}: parameters not shaped as the API defines them ({error!r})"
+        ) from error
+
+
+def _query_workgroups(calls: Iterable[AwsCall]) -> dict[str, str]:
+    """QueryExecutionId → WorkGroup of every recorded StartQueryExecution whose response was kept."""
+    return {
+        str(call.response["QueryExecutionId"]): str(call.params.get("WorkGroup") or DEFAULT_WORKGROUP)
+        for call in calls
+        if (call.service, call.operation) == ("athena", "StartQueryExecution") and "QueryExecutionId" in call.response
+    }
+
+
+def check_calls(
+    statements: Sequence[Mapping[str, Any]], calls: Iterable[AwsCall], partition_keys: Mapping[str, str] = _NO_NAMES
+) -> list[Denial]:
+    """Every recorded call (or part of one) that the statements would not allow, so a test can fail on them."""
+    recorded = list(calls)
+    workgroups = _query_workgroups(recorded)
+    denials = []
+    for call in recorded:
+        try:
+            permissions = required_permissions(call, workgroups, partition_keys)
+        except UnmappedCall as error:
+            denials.append(Denial(call, None, str(error)))
+            continue
+        for permission in permissions:
+            reason = _refusal(statements, permission)
+            if reason is not None:
+                denials.append(Denial(call, permission, reason))
+    return denials

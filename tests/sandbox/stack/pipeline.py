@@ -1,0 +1,79 @@
+"""Helpers for end-to-end runs: a LocalStack announced for `modlake --local`, and the CLI run as users run it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner, Result
+
+from cli import app
+from cli.announcement import STATE_FILE_VARIABLE
+from cli.sandbox_runs import announcement_of
+from cli.target import Target
+from sandbox.stack.local_stack import LocalStack, SandboxSettings
+
+
+@dataclass
+class AnnouncedStack:
+    """A started local stack that `modlake --local` finds, and a Target on it for direct reads."""
+
+    stack: LocalStack
+    target: Target
+
+    def modlake(self, *args: str) -> Result:
+        """`modlake --local ARGS` exactly as typed (the CLI resolves the stack from the announcement)."""
+        result = CliRunner().invoke(app, ["--local", *args])
+        return result
+
+    def table_rows(self, prefix: str) -> list[dict[str, Any]]:
+        """Every Parquet row under a prefix of the analytics bucket."""
+        s3 = self.stack.client("s3")
+        bucket = self.stack.outputs["AnalyticsBucketName"]
+        rows: list[dict[str, Any]] = []
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            rows += pq.read_table(pa.BufferReader(body)).to_pylist()
+        return rows
+
+    def subscribe_queue(self, topic_arn: str, name: str) -> str:
+        """An SQS queue subscribed (raw delivery) to a topic: where the test reads what the topic sent."""
+        sqs = self.stack.client("sqs")
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.stack.client("sns").subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+        )
+        return str(url)
+
+    def messages(self, queue_url: str) -> list[str]:
+        found = self.stack.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        return [m["Body"] for m in found.get("Messages", [])]
+
+
+@contextmanager
+def announced_stack(work_dir: Path, settings: SandboxSettings | None = None) -> Iterator[AnnouncedStack]:
+    """Start a local stack in work_dir and announce it where `modlake --local` looks (a file of this test's)."""
+    settings = settings or SandboxSettings(work_dir=work_dir / "stack", check_responses=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(STATE_FILE_VARIABLE, str(work_dir / "state.json"))
+        with LocalStack(settings) as stack:
+            running = announcement_of(stack)
+            running.write()
+            try:
+                yield AnnouncedStack(stack, Target.local(running))
+            finally:
+                running.withdraw()
+
+
+def json_output(result: Result) -> Any:
+    """The stdout of a `--format json` command."""
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)

@@ -1,0 +1,87 @@
+"""`modlake demo` (what `make demo` runs) and `modlake up` (the local stack for other terminals)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from cli.announcement import STATE_FILE_VARIABLE, RunningStack
+from sandbox.stack.template import PROJECT_ROOT
+
+
+def test_demo_runs_the_pipeline_on_the_sample_clips_and_says_where_the_results_are(tmp_path: Path) -> None:
+    # When the demo runs with its defaults (generated clips, deterministic classifier)
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])
+    # Then it exits 0 after every stage printed its results
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for stage in ("1. upload", "2. start_moderation", "3. Athena", "4. send_digest", "where things are"):
+        assert stage in out
+    assert out.count("SUCCEEDED") >= 3  # the status table: three sample clips moderated
+    assert "Exposed Female Nipple" in out and "Weapons" in out  # the label timelines
+    assert "digest for " in out and "SENT" in out and "3 moderated (2 flagged)" in out
+    # And the Parquet lake and the digest HTML it names exist
+    assert list((tmp_path / "lake" / "moderation_videos").rglob("*.parquet"))
+    assert list((tmp_path / "lake" / "digests").rglob("digest.html"))
+
+
+def test_demo_refuses_a_file_that_is_not_a_video_before_starting_anything(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video")
+    result = CliRunner().invoke(app, ["demo", str(notes), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith("modlake: ") and "is not a video" in result.stderr
+    assert not (tmp_path / "out" / "stack").exists()
+
+
+def test_up_serves_other_commands_until_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given `modlake up` on a free port, announcing itself in this test's state file
+    state = tmp_path / "state.json"
+    environment = {**os.environ, STATE_FILE_VARIABLE: str(state)}
+    command = [sys.executable, "-c", "from cli import main; main()", "up", "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--classifier", "palette", "--work-dir", str(tmp_path / "stack")],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while RunningStack.read(state) is None:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "modlake up never announced itself"
+            time.sleep(0.2)
+        # When another command runs with --local
+        monkeypatch.setenv(STATE_FILE_VARIABLE, str(state))
+        status = CliRunner().invoke(app, ["--local", "status"])
+        # Then it reaches the running stack
+        assert status.exit_code == 0, status.output
+        # And Ctrl-C stops the stack cleanly and withdraws the announcement
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+        assert "modlake local stack" in stdout and "local stack stopped" in stderr
+        assert not state.exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_local_commands_fail_in_one_line_when_no_stack_is_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(STATE_FILE_VARIABLE, str(tmp_path / "nothing-here.json"))
+    result = CliRunner().invoke(app, ["--local", "status"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "modlake: no local stack is running: start one with `modlake up` (or `make demo`)"
