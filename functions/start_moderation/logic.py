@@ -78,14 +78,19 @@ class StartRun:
         self.job_limit_reached: RekognitionBusy | None = None
 
     def handle(self, message: StartMessage) -> StartOutcome:
-        """Route one parsed queue message."""
-        if isinstance(message, ObjectDeleted):
-            return self.mark_deleted(message)
-        if isinstance(message, RetryStart):
-            return self.start(message.video, attempt=message.attempt, kicked=message.kicked)
-        assert isinstance(message, ObjectCreated)
-        logger.info("upload received", bucket=message.video.bucket, key=message.video.key, reason=message.reason)
-        return self.start(message.video)
+        """Route one parsed queue message (a type the parser never produces is a bug: it fails the message)."""
+        match message:
+            case ObjectDeleted():
+                return self.mark_deleted(message)
+            case RetryStart():
+                return self.start(message.video, attempt=message.attempt, kicked=message.kicked)
+            case ObjectCreated():
+                logger.info(
+                    "upload received", bucket=message.video.bucket, key=message.video.key, reason=message.reason
+                )
+                return self.start(message.video)
+            case _:
+                raise TypeError(f"start_moderation cannot handle a {type(message).__name__}")
 
     # --- uploads -------------------------------------------------------------------------------
     def start(self, video: VideoRef, *, attempt: int = 0, kicked: bool = False) -> StartOutcome:

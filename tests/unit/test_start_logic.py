@@ -11,7 +11,7 @@ from functions.common.containers import looks_like_mp4_or_mov
 from functions.common.errors import RekognitionBusy
 from functions.common.lake import LakeWriter, read_parquet
 from functions.common.messages import ObjectDeleted, RetryStart
-from functions.common.models import MAX_VIDEO_BYTES, VideoStatus
+from functions.common.models import MAX_VIDEO_BYTES, JobNotification, VideoStatus
 from functions.common.ports import MAX_DELAY_SECONDS as MAX_DELAY
 from functions.start_moderation.logic import (
     StartDeps,
@@ -299,3 +299,14 @@ def test_permanent_delete_of_one_version_marks_only_that_version(world: StartDep
 def test_delete_of_unknown_object_is_recorded_as_such(world: StartDeps) -> None:
     outcome = StartRun(world).handle(ObjectDeleted("b", "never-seen.mp4", None, None, NOW))
     assert outcome is StartOutcome.UNKNOWN_OBJECT
+
+
+def test_a_message_of_another_kind_fails_instead_of_passing_as_an_upload(world: StartDeps) -> None:
+    # Given a collect-side message that reached start_moderation (a wiring bug), with a video in it
+    clip = world.media.add(video())
+    stray = JobNotification("job-1", "SUCCEEDED", "StartContentModeration", clip.video_id, NOW, clip.bucket, clip.key)
+    # When it is routed (also under python -O, where an assert would vanish)
+    # Then it fails loudly, and no job was started for the video inside it
+    with pytest.raises(TypeError, match="cannot handle a JobNotification"):
+        StartRun(world).handle(stray)  # type: ignore[arg-type]
+    assert world.store.get(clip.video_id) is None
