@@ -22,6 +22,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from functions.common.adapters.clients import local_endpoint_client
+from sandbox.moto_aws import follow_aws
 from sandbox.protocol import (
     JSON_CONTENT_TYPE,
     JsonService,
@@ -96,6 +97,7 @@ class LocalEndpoint:
         self.check_responses = check_responses
         self._services: dict[str, JsonService] = {}
         self._routes: dict[str, Route] = {}
+        follow_aws()  # where moto's S3 events differ from AWS's, ours follow AWS
         self._moto = DomainDispatcherApplication(create_backend_app)
         # Bind here, so a port in use is an OSError for the caller (werkzeug would print and exit the process).
         with socket.create_server((host, port)) as listener:

@@ -95,7 +95,7 @@ def parse_start_message(body: str, media_bucket: str) -> StartMessage:
     version_id = _version(obj.get("version-id"))
     if detail_type == "Object Deleted":
         return ObjectDeleted(bucket, key, version_id, detail.get("deletion-type"), time)
-    etag = obj.get("etag") or obj.get("eTag")  # AWS says etag; some emulators say eTag
+    etag = obj.get("etag")
     size = obj.get("size")
     video = VideoRef(
         bucket=bucket,

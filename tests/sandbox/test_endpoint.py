@@ -139,3 +139,23 @@ def test_health_lists_the_local_services(endpoint: LocalEndpoint) -> None:
     with urllib.request.urlopen(endpoint.url + HEALTH_PATH, timeout=5) as response:
         body = json.load(response)
     assert body == {"status": "running", "services": {"rekognition": ["GetContentModeration"]}}
+
+
+def test_s3_events_through_eventbridge_say_etag_as_aws_does(endpoint: LocalEndpoint) -> None:
+    # Given a bucket sending its events to EventBridge, and a rule delivering uploads to a queue
+    s3, sqs, events = (endpoint_client(endpoint, name) for name in ("s3", "sqs", "events"))
+    s3.create_bucket(Bucket="etag-media")
+    s3.put_bucket_notification_configuration(
+        Bucket="etag-media", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    url = sqs.create_queue(QueueName="etag-uploads")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": ["aws.s3"], "detail": {"bucket": {"name": ["etag-media"]}}}
+    events.put_rule(Name="etag-uploads", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="etag-uploads", Targets=[{"Id": "q", "Arn": arn}])
+    # When an object is uploaded through the endpoint
+    etag = s3.put_object(Bucket="etag-media", Key="clip.mp4", Body=b"video")["ETag"].strip('"')
+    # Then the event's object says etag (AWS's spelling; moto alone says eTag) with the object's ETag
+    [message] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    obj = json.loads(message["Body"])["detail"]["object"]
+    assert obj["etag"] == etag and "eTag" not in obj

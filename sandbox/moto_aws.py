@@ -1,0 +1,47 @@
+"""Where moto's behaviour differs from AWS in a way the pipeline would notice, the sandbox follows AWS.
+
+moto 5.2 writes S3's EventBridge events with `detail.object.eTag`; AWS writes `etag` (classic S3 notifications,
+which say `eTag`, are another format). The production parser reads AWS's spelling only, so the sandbox corrects
+the event before moto's EventBridge routes it. Other differences we know of are listed in shared/DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.events.models import Rule
+
+_lock = threading.Lock()
+_PATCHED = "_modlake_follows_aws"
+
+
+def follow_aws() -> None:
+    """Make moto's S3 → EventBridge events carry AWS's field names; idempotent, process-wide (as moto's state is)."""
+    with _lock:
+        if getattr(Rule.send_to_targets, _PATCHED, False):
+            return
+        Rule.send_to_targets = _correcting(Rule.send_to_targets)  # type: ignore[method-assign]
+
+
+def as_aws_sends(event: dict[str, Any]) -> dict[str, Any]:
+    """The S3 event as AWS's EventBridge delivers it (a copy; other events come back unchanged)."""
+    detail = event.get("detail")
+    if event.get("source") != "aws.s3" or not isinstance(detail, dict):
+        return event
+    obj = detail.get("object")
+    if not isinstance(obj, dict) or "eTag" not in obj:
+        return event
+    corrected = copy.deepcopy(event)
+    corrected["detail"]["object"]["etag"] = corrected["detail"]["object"].pop("eTag")
+    return corrected
+
+
+def _correcting(send: Callable[..., None]) -> Callable[..., None]:
+    def send_to_targets(self: Rule, original_event: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        send(self, as_aws_sends(original_event), *args, **kwargs)
+
+    setattr(send_to_targets, _PATCHED, True)
+    return send_to_targets
