@@ -59,3 +59,14 @@ def test_requirements_in_pins_what_pyproject_declares() -> None:
     }
     # Then they name the same packages
     assert direct == {canonicalize_name(r.name) for requirements in declared().values() for r in requirements}
+
+
+def test_the_sql_files_are_packaged() -> None:
+    # Given the SQL the CLI and the functions read at run time, and the package data pyproject.toml ships
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["queries"]
+    queries = ROOT / "queries"
+    # Then every .sql file under queries/ is matched, so `pip install .` (not editable) has them all
+    sql = sorted(queries.rglob("*.sql"))
+    assert sql
+    shipped = {path for pattern in patterns for path in queries.glob(pattern)}  # setuptools globs them so
+    assert [path for path in sql if path not in shipped] == []
