@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -25,6 +25,7 @@ from functions.common.models import (
     CollectCheckpoint,
     Detection,
     JobNotification,
+    ResultsPage,
     VideoMetadata,
     VideoRecord,
     VideoStatus,
@@ -46,6 +47,16 @@ SLOTS_FREED_PER_JOB = 1
 KICK_CLAIM_SECONDS = 60
 THROTTLED_RETRY_SECONDS = (30.0, 120.0)  # jittered delay before a throttled collection tries again
 KICK_LOOKAHEAD = 10  # waiting videos examined per freed slot (others may be claimed already)
+# The summary columns a "Video Moderated" event carries, by their name in the event: an alert acts on the
+# flagged categories, so they are its "categories"; every category seen is "detected_categories".
+EVENT_SUMMARY_NAMES = {
+    "flagged": "flagged",
+    "flagged_categories": "categories",
+    "categories": "detected_categories",
+    "max_confidence": "max_confidence",
+    "first_flagged_ms": "first_flagged_ms",
+    "label_count": "label_count",
+}
 
 
 class CollectOutcome(StrEnum):
@@ -140,23 +151,77 @@ def collect_job(note: JobNotification, deps: CollectDeps, time_left_ms: Callable
     return _collect_pages(record, note.job_id, note.timestamp, deps, time_left_ms)
 
 
+@dataclass
+class JobProgress:
+    """Where one collect job is within this invocation: its video, what its pages added up to, what is staged.
+
+    The persisted part is the CollectCheckpoint it builds; everything else lives for one invocation.
+    """
+
+    record: VideoRecord
+    job_id: str
+    completed_at: datetime
+    classifier: DetectionClassifier  # numbers detections on from the checkpoint's count
+    summary: VideoSummary = field(default_factory=VideoSummary)
+    metadata: VideoMetadata = field(default_factory=VideoMetadata)
+    model_version: str | None = None
+    staged: int = 0  # label chunks parked in the lake by earlier invocations
+    detections: list[Detection] = field(default_factory=list)  # this invocation's, not yet in the lake
+
+    @classmethod
+    def resume(cls, record: VideoRecord, job_id: str, completed_at: datetime, policy: FlagPolicy) -> JobProgress:
+        """Pick the job up where its stored checkpoint left it, or at its first page."""
+        checkpoint = record.checkpoint
+        if checkpoint is None:
+            return cls(record, job_id, completed_at, DetectionClassifier(policy))
+        return cls(
+            record,
+            job_id,
+            completed_at,
+            DetectionClassifier(policy, start_index=checkpoint.detections_done),
+            summary=checkpoint.summary,
+            metadata=checkpoint.metadata,
+            model_version=checkpoint.model_version,
+            staged=checkpoint.chunks_written,
+        )
+
+    def add(self, page: ResultsPage) -> list[Detection]:
+        """Classify one results page into the summary and keep its stream facts; returns its detections."""
+        detections = self.classifier.classify(page.detections, self.summary)
+        self.detections.extend(detections)
+        self.metadata, self.model_version = page.metadata, page.model_version or self.model_version
+        return detections
+
+    def label_rows(self) -> list[dict[str, Any]]:
+        """This invocation's moderation_labels rows."""
+        return label_rows(self.record, self.job_id, self.detections, self.model_version, self.completed_at)
+
+    def checkpoint(self, next_token: str) -> CollectCheckpoint:
+        """What the next invocation resumes from once this one's rows are staged as one more chunk."""
+        return CollectCheckpoint(
+            next_token=next_token,
+            chunks_written=self.staged + 1,
+            detections_done=self.classifier.next_index,
+            summary=self.summary,
+            metadata=self.metadata,
+            model_version=self.model_version,
+            completed_at=self.completed_at,
+        )
+
+
 def _record_failure(record: VideoRecord, note: JobNotification, deps: CollectDeps) -> CollectOutcome:
     """FAILED/ERROR: keep Rekognition's status message on the video and in the lake."""
     page = deps.moderation.results_page(note.job_id, next_token=None, max_results=1, aggregate_by=deps.aggregate_by)
     reason = page.status_message or f"Rekognition reported {note.status}"
-    _finish(
+    progress = JobProgress(
         record,
         note.job_id,
-        VideoStatus.FAILED,
-        reason,
-        None,
-        page.metadata,
-        page.model_version,
         note.timestamp,
-        deps,
-        detections=[],
-        staged=0,
+        DetectionClassifier(deps.policy),
+        metadata=page.metadata,
+        model_version=page.model_version,
     )
+    _finish(progress, VideoStatus.FAILED, reason, deps)
     logger.warning("moderation job failed", job_id=note.job_id, video_id=record.video_id, reason=reason)
     return CollectOutcome.FAILED
 
@@ -182,15 +247,9 @@ def _read_pages(
     record: VideoRecord, job_id: str, completed_at: datetime, deps: CollectDeps, time_left_ms: Callable[[], int]
 ) -> CollectOutcome:
     """Read every page (NextToken loop: there is no paginator), checkpointing before time runs out."""
-    checkpoint = record.checkpoint
-    summary = checkpoint.summary if checkpoint else VideoSummary()
-    classifier = DetectionClassifier(deps.policy, start_index=checkpoint.detections_done if checkpoint else 0)
-    next_token = checkpoint.next_token if checkpoint else None
-    staged = checkpoint.chunks_written if checkpoint else 0
-    metadata = checkpoint.metadata if checkpoint else VideoMetadata()
-    model_version = checkpoint.model_version if checkpoint else None
-    detections: list[Detection] = []
-    first_page = checkpoint is None
+    progress = JobProgress.resume(record, job_id, completed_at, deps.policy)
+    next_token = record.checkpoint.next_token if record.checkpoint else None
+    first_page = record.checkpoint is None
     labels = deps.store.label_writer(record.video_id)
 
     while True:
@@ -200,112 +259,63 @@ def _read_pages(
         if first_page and page.job_status != "SUCCEEDED":
             raise JobNotReady(f"job {job_id} is {page.job_status} although its completion arrived")
         first_page = False
-        page_detections = classifier.classify(page.detections, summary)
-        labels.add(page_detections)
-        detections.extend(page_detections)
-        metadata, model_version = page.metadata, page.model_version or model_version
+        labels.add(progress.add(page))
         next_token = page.next_token
         if not next_token:
             break
         if time_left_ms() < deps.checkpoint_reserve_ms:
             labels.flush()
-            return _checkpoint(
-                record,
-                job_id,
-                completed_at,
-                next_token,
-                staged,
-                detections,
-                summary,
-                metadata,
-                model_version,
-                classifier,
-                deps,
-            )
+            return _checkpoint(progress, next_token, deps)
 
     labels.flush()
-    _finish(
-        record,
-        job_id,
-        VideoStatus.SUCCEEDED,
-        None,
-        summary,
-        metadata,
-        model_version,
-        completed_at,
-        deps,
-        detections=detections,
-        staged=staged,
-    )
+    _finish(progress, VideoStatus.SUCCEEDED, None, deps)
     logger.info(
         "moderation results collected",
         job_id=job_id,
         video_id=record.video_id,
-        labels=summary.label_count,
-        flagged=summary.flagged,
+        labels=progress.summary.label_count,
+        flagged=progress.summary.flagged,
     )
     return CollectOutcome.SUCCEEDED
 
 
-def _checkpoint(
-    record: VideoRecord,
-    job_id: str,
-    completed_at: datetime,
-    next_token: str,
-    staged: int,
-    detections: list[Detection],
-    summary: VideoSummary,
-    metadata: VideoMetadata,
-    model_version: str | None,
-    classifier: DetectionClassifier,
-    deps: CollectDeps,
-) -> CollectOutcome:
+def _checkpoint(progress: JobProgress, next_token: str, deps: CollectDeps) -> CollectOutcome:
     """Park this invocation's rows, store the NextToken and hand the rest to a fresh invocation."""
-    deps.lake.stage(job_id, staged, label_rows(record, job_id, detections, model_version, completed_at))
-    checkpoint = CollectCheckpoint(
-        next_token=next_token,
-        chunks_written=staged + 1,
-        detections_done=classifier.next_index,
-        summary=summary,
-        metadata=metadata,
-        model_version=model_version,
-        completed_at=completed_at,
-    )
-    if not deps.store.save_checkpoint(record.video_id, checkpoint, expected_chunks=staged):
+    job_id, video_id = progress.job_id, progress.record.video_id
+    deps.lake.stage(job_id, progress.staged, progress.label_rows())
+    checkpoint = progress.checkpoint(next_token)
+    if not deps.store.save_checkpoint(video_id, checkpoint, expected_chunks=progress.staged):
         logger.warning("another invocation advanced this job; stopping", job_id=job_id)
         return CollectOutcome.DUPLICATE
-    deps.collect_queue.send(continue_collect_message(job_id, record.video_id))
-    logger.info("collection checkpointed", job_id=job_id, chunks=staged + 1, detections=classifier.next_index)
+    deps.collect_queue.send(continue_collect_message(job_id, video_id))
+    logger.info(
+        "collection checkpointed",
+        job_id=job_id,
+        chunks=checkpoint.chunks_written,
+        detections=checkpoint.detections_done,
+    )
     return CollectOutcome.CHECKPOINTED
 
 
-def _finish(
-    record: VideoRecord,
-    job_id: str,
-    status: VideoStatus,
-    reason: str | None,
-    summary: VideoSummary | None,
-    metadata: VideoMetadata,
-    model_version: str | None,
-    completed_at: datetime,
-    deps: CollectDeps,
-    *,
-    detections: list[Detection],
-    staged: int,
-) -> None:
-    """Write the lake objects, publish the event, settle the video, then free a waiting video's slot."""
+def _finish(progress: JobProgress, status: VideoStatus, reason: str | None, deps: CollectDeps) -> None:
+    """Write the lake objects, publish the event, settle the video, then free a waiting video's slot.
+
+    Only a SUCCEEDED job has results: a failed one gets no labels object and no summary.
+    """
+    record, job_id, completed_at = progress.record, progress.job_id, progress.completed_at
     dt = partition_date(completed_at)
+    summary = None
     if status is VideoStatus.SUCCEEDED:
-        rows = label_rows(record, job_id, detections, model_version, completed_at)
-        deps.lake.write_labels(dt, job_id, rows, staged_chunks=staged)
+        summary = progress.summary
+        deps.lake.write_labels(dt, job_id, progress.label_rows(), staged_chunks=progress.staged)
     row = video_row(
         record,
         status,
         reason=reason,
         job_id=job_id,
         summary=summary,
-        metadata=metadata,
-        model_version=model_version,
+        metadata=progress.metadata,
+        model_version=progress.model_version,
         completed_at=completed_at,
     )
     deps.lake.write_video(dt, job_id, row)
@@ -315,12 +325,12 @@ def _finish(
         status,
         reason=reason,
         summary=summary,
-        metadata=metadata,
-        model_version=model_version,
+        metadata=progress.metadata,
+        model_version=progress.model_version,
         completed_at=completed_at,
         now=deps.clock(),
     )
-    deps.lake.discard_staged(job_id, staged)
+    deps.lake.discard_staged(job_id, progress.staged)
     if settled and summary is not None and summary.flagged:
         count("VideosFlagged")
     if not settled:
@@ -355,20 +365,18 @@ def event_detail(
 ) -> dict[str, Any]:
     """The "Video Moderated" event detail: enough for an alert without another lookup."""
     video = record.video
-    return {
-        "video_id": video.video_id,
-        "bucket": video.bucket,
-        "key": video.key,
-        "version_id": video.version_id,
-        "s3_uri": video.s3_uri,
-        "job_id": job_id,
-        "status": str(status),
-        "status_reason": reason,
-        "flagged": bool(summary and summary.flagged),
-        "categories": sorted(summary.flagged_categories) if summary else [],
-        "detected_categories": sorted(summary.categories) if summary else [],
-        "max_confidence": summary.max_confidence if summary else None,
-        "first_flagged_ms": summary.first_flagged_ms if summary else None,
-        "label_count": summary.label_count if summary else 0,
-        "completed_at": iso(completed_at),
-    }
+    columns = (summary or VideoSummary()).columns()
+    return (
+        {
+            "video_id": video.video_id,
+            "bucket": video.bucket,
+            "key": video.key,
+            "version_id": video.version_id,
+            "s3_uri": video.s3_uri,
+            "job_id": job_id,
+            "status": str(status),
+            "status_reason": reason,
+        }
+        | {name: columns[column] for column, name in EVENT_SUMMARY_NAMES.items()}
+        | {"completed_at": iso(completed_at)}
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -21,7 +21,8 @@ STAGING_COLLECT_PREFIX = f"{STAGING_PREFIX}collect/"
 
 
 def _naive_utc(ts: datetime | None) -> datetime | None:
-    return ts.replace(tzinfo=None) if ts and ts.tzinfo else ts
+    """The same instant as a naive UTC time (Parquet timestamp columns here carry no zone)."""
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts and ts.tzinfo else ts
 
 
 def table_from_rows(spec: TableSpec, rows: Sequence[dict[str, Any]]) -> pa.Table:
@@ -63,34 +64,26 @@ def video_row(
     model_version: str | None,
     completed_at: datetime,
 ) -> dict[str, Any]:
-    """The moderation_videos row of a processed, failed or skipped video."""
+    """The moderation_videos row of a processed, failed or skipped video; one without results has empty columns."""
     video = record.video
-    meta = metadata or VideoMetadata()
-    return video.identity_fields() | {
-        "etag": video.etag,
-        "size_bytes": video.size,
-        "status": str(status),
-        "status_reason": reason,
-        "job_id": job_id,
-        "flagged": summary.flagged if summary else False,
-        "max_confidence": summary.max_confidence if summary else None,
-        "flagged_categories": sorted(summary.flagged_categories) if summary else [],
-        "categories": sorted(summary.categories) if summary else [],
-        "label_count": summary.label_count if summary else 0,
-        "flagged_label_count": summary.flagged_label_count if summary else 0,
-        "first_flagged_ms": summary.first_flagged_ms if summary else None,
-        "duration_ms": meta.duration_ms,
-        "codec": meta.codec,
-        "format": meta.format,
-        "frame_rate": meta.frame_rate,
-        "frame_width": meta.frame_width,
-        "frame_height": meta.frame_height,
-        "color_range": meta.color_range,
-        "model_version": model_version,
-        "min_confidence": record.min_confidence,
-        "uploaded_at": _naive_utc(video.uploaded_at),
-        "completed_at": _naive_utc(completed_at),
-    }
+    return (
+        video.identity_fields()
+        | {
+            "etag": video.etag,
+            "size_bytes": video.size,
+            "status": str(status),
+            "status_reason": reason,
+            "job_id": job_id,
+        }
+        | (summary or VideoSummary()).columns()
+        | (metadata or VideoMetadata()).columns()
+        | {
+            "model_version": model_version,
+            "min_confidence": record.min_confidence,
+            "uploaded_at": _naive_utc(video.uploaded_at),
+            "completed_at": _naive_utc(completed_at),
+        }
+    )
 
 
 class LakeWriter:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -161,6 +162,36 @@ class VideoMetadata:
     frame_height: int | None = None
     color_range: str | None = None
 
+    @classmethod
+    def from_rekognition(cls, meta: dict[str, Any]) -> VideoMetadata:
+        """Read GetContentModeration's VideoMetadata, whose keys are Rekognition's names."""
+        return cls._typed({name: meta.get(key) for name, (key, _) in _METADATA_FIELDS.items()})
+
+    @classmethod
+    def from_columns(cls, data: dict[str, Any]) -> VideoMetadata:
+        """Read what columns() wrote (a DynamoDB item's Decimals or checkpoint JSON); other keys are ignored."""
+        return cls._typed({name: data.get(name) for name in _METADATA_FIELDS})
+
+    @classmethod
+    def _typed(cls, values: dict[str, Any]) -> VideoMetadata:
+        return cls(**{name: None if v is None else _METADATA_FIELDS[name][1](v) for name, v in values.items()})
+
+    def columns(self) -> dict[str, Any]:
+        """The stream facts as moderation_videos and the DynamoDB summary item name them (the field names)."""
+        return asdict(self)
+
+
+# Each stream fact: its field (= column) name → its key in Rekognition's VideoMetadata and its type.
+_METADATA_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "codec": ("Codec", str),
+    "format": ("Format", str),
+    "duration_ms": ("DurationMillis", int),
+    "frame_rate": ("FrameRate", float),
+    "frame_width": ("FrameWidth", int),
+    "frame_height": ("FrameHeight", int),
+    "color_range": ("ColorRange", str),
+}
+
 
 @dataclass(frozen=True)
 class RawDetection:
@@ -260,6 +291,10 @@ class VideoSummary:
             ts = detection.raw.timestamp_ms
             if self.first_flagged_ms is None or ts < self.first_flagged_ms:
                 self.first_flagged_ms = ts
+
+    def columns(self) -> dict[str, Any]:
+        """The summary as the flat columns moderation_videos, the DynamoDB summary item and the event share."""
+        return {"flagged": self.flagged} | self.to_json()
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -6,7 +6,6 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -85,18 +84,6 @@ def _identity(video: VideoRef, now: datetime) -> dict[str, Any]:
     }
 
 
-def _metadata_fields(metadata: VideoMetadata | None) -> dict[str, Any]:
-    return asdict(metadata) if metadata else {}
-
-
-def _summary_fields(summary: VideoSummary | None) -> dict[str, Any]:
-    if summary is None:
-        return {}
-    data = summary.to_json()
-    data["flagged"] = summary.flagged
-    return data
-
-
 def _number(value: Any, kind: Callable[[Any], Any]) -> Any:
     return kind(value) if value is not None else None
 
@@ -111,24 +98,10 @@ def _record(item: dict[str, Any]) -> VideoRecord:
         size=_number(data.get("size_bytes"), int),
         uploaded_at=parse_time(data["uploaded_at"]) if data.get("uploaded_at") else None,
     )
-    summary = None
-    if "label_count" in data:
-        summary = VideoSummary.from_json(
-            {k: data.get(k) for k in ("label_count", "flagged_label_count", "max_confidence", "first_flagged_ms")}
-            | {"categories": data.get("categories", []), "flagged_categories": data.get("flagged_categories", [])}
-        )
-    meta_keys = VideoMetadata.__dataclass_fields__
-    metadata = None
-    if any(k in data for k in meta_keys):
-        metadata = VideoMetadata(
-            codec=data.get("codec"),
-            format=data.get("format"),
-            duration_ms=_number(data.get("duration_ms"), int),
-            frame_rate=_number(data.get("frame_rate"), float),
-            frame_width=_number(data.get("frame_width"), int),
-            frame_height=_number(data.get("frame_height"), int),
-            color_range=data.get("color_range"),
-        )
+    # The item holds the summary's columns (its JSON plus `flagged`) only once a job has results.
+    summary = VideoSummary.from_json(data) if "label_count" in data else None
+    has_metadata = any(k in data for k in VideoMetadata.__dataclass_fields__)
+    metadata = VideoMetadata.from_columns(data) if has_metadata else None
     checkpoint = None
     if "ckpt_token" in data:
         checkpoint = CollectCheckpoint(
@@ -136,7 +109,7 @@ def _record(item: dict[str, Any]) -> VideoRecord:
             chunks_written=int(data["ckpt_chunks"]),
             detections_done=int(data["ckpt_done"]),
             summary=VideoSummary.from_json(json.loads(data["ckpt_summary"])),
-            metadata=VideoMetadata(**json.loads(data["ckpt_metadata"])),
+            metadata=VideoMetadata.from_columns(json.loads(data["ckpt_metadata"])),
             model_version=data.get("ckpt_model_version"),
             completed_at=parse_time(data["ckpt_completed_at"]),
         )
@@ -334,7 +307,7 @@ class DynamoVideoStore:
             "ckpt_chunks": checkpoint.chunks_written,
             "ckpt_done": checkpoint.detections_done,
             "ckpt_summary": json.dumps(checkpoint.summary.to_json()),
-            "ckpt_metadata": json.dumps(asdict(checkpoint.metadata)),
+            "ckpt_metadata": json.dumps(checkpoint.metadata.columns()),
             "ckpt_model_version": checkpoint.model_version,
             "ckpt_completed_at": iso(checkpoint.completed_at),
         }
@@ -378,8 +351,8 @@ class DynamoVideoStore:
                 "dt": partition_date(completed_at),
                 "flagged_day": partition_date(completed_at) if flagged else None,
             }
-            | _summary_fields(summary)
-            | _metadata_fields(metadata)
+            | (summary.columns() if summary else {})  # a failed job has no summary attributes
+            | (metadata.columns() if metadata else {})
         )
         if final is not record.status:
             sets["status_since"] = iso(now)

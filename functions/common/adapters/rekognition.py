@@ -20,10 +20,6 @@ def _optional_int(value: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-def _optional_float(value: Any) -> float | None:
-    return float(value) if value is not None else None
-
-
 def _detection(item: dict[str, Any]) -> RawDetection:
     label = item.get("ModerationLabel", {})
     level = label.get("TaxonomyLevel")
@@ -39,18 +35,6 @@ def _detection(item: dict[str, Any]) -> RawDetection:
         content_types=tuple(
             ContentType(str(c.get("Name", "")), float(c.get("Confidence", 0.0))) for c in item.get("ContentTypes", [])
         ),
-    )
-
-
-def _metadata(meta: dict[str, Any]) -> VideoMetadata:
-    return VideoMetadata(
-        codec=meta.get("Codec"),
-        format=meta.get("Format"),
-        duration_ms=_optional_int(meta.get("DurationMillis")),
-        frame_rate=_optional_float(meta.get("FrameRate")),
-        frame_width=_optional_int(meta.get("FrameWidth")),
-        frame_height=_optional_int(meta.get("FrameHeight")),
-        color_range=meta.get("ColorRange"),
     )
 
 
@@ -97,7 +81,7 @@ class RekognitionModeration:
             job_status=str(response.get("JobStatus", "")),
             status_message=response.get("StatusMessage"),
             detections=tuple(_detection(item) for item in response.get("ModerationLabels", [])),
-            metadata=_metadata(response.get("VideoMetadata") or {}),
+            metadata=VideoMetadata.from_rekognition(response.get("VideoMetadata") or {}),
             model_version=response.get("ModerationModelVersion"),
             next_token=response.get("NextToken") or None,
         )
