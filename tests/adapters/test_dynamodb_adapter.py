@@ -16,7 +16,7 @@ from functions.common.adapters.dynamodb import DynamoVideoStore, label_chunk_ite
 from functions.common.errors import WriteIncomplete
 from functions.common.flagging import DetectionClassifier, FlagPolicy
 from functions.common.models import CollectCheckpoint, VideoMetadata, VideoRecord, VideoStatus, VideoSummary
-from functions.common.table_design import FLAGGED_BY_DAY, create_table_request
+from functions.common.table_design import FLAGGED_BY_DAY, LABELS_PER_ITEM, create_table_request
 from tests.helpers import NOW, flagged_run, video
 
 TABLE = "modlake-test-videos"
@@ -230,21 +230,31 @@ def test_mark_deleted_keeps_previous_facts(store: DynamoVideoStore) -> None:
     assert deleted.status is VideoStatus.DELETED and deleted.status_reason == "the object is empty"
 
 
-def test_unprocessed_items_are_retried_until_written() -> None:
-    # Given 25 chunk items, and DynamoDB returns part of the batch unprocessed twice
+def test_only_the_unprocessed_items_are_re_sent_exactly_as_returned_until_none_remain() -> None:
+    # Given one full batch of 25 distinct chunk items, and DynamoDB leaves items 3 and 17 unprocessed, then 17 again
     client = boto3.client("dynamodb", region_name="us-east-1")
     store = DynamoVideoStore(client, TABLE, sleep=lambda _: None)
-    detections, _ = classified(2500)
+    detections, _ = classified(25 * LABELS_PER_ITEM)
+    chunks = [detections[start : start + LABELS_PER_ITEM] for start in range(0, len(detections), LABELS_PER_ITEM)]
+    puts = [{"PutRequest": {"Item": label_chunk_item("vid", chunk)}} for chunk in chunks]
+    assert len({json.dumps(put, sort_keys=True) for put in puts}) == 25
+
+    def sent(*requests: dict) -> dict:
+        return {"RequestItems": {TABLE: list(requests)}}
+
+    def left(*requests: dict) -> dict:
+        return {"UnprocessedItems": {TABLE: list(requests)} if requests else {}}
+
     with Stubber(client) as stubber:
-        unprocessed = {TABLE: [{"PutRequest": {"Item": {"pk": {"S": "x"}, "sk": {"S": "y"}}}}]}
-        stubber.add_response("batch_write_item", {"UnprocessedItems": unprocessed}, {"RequestItems": ANY})
-        stubber.add_response("batch_write_item", {"UnprocessedItems": unprocessed}, {"RequestItems": ANY})
-        stubber.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": ANY})
+        # Then the first request carries the whole batch, and each retry exactly the requests DynamoDB returned
+        stubber.add_response("batch_write_item", left(puts[3], puts[17]), sent(*puts))
+        stubber.add_response("batch_write_item", left(puts[17]), sent(puts[3], puts[17]))
+        stubber.add_response("batch_write_item", left(), sent(puts[17]))
         # When the labels are written
         writer = store.label_writer("vid")
         writer.add(detections)
         requests = writer.flush()
-        # Then the leftovers were re-sent until none remained
+        # And it stopped once nothing was left
         assert requests == 3
         stubber.assert_no_pending_responses()
 
