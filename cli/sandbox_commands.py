@@ -21,7 +21,8 @@ DEMO_DIR = PROJECT_ROOT / "build" / "demo"
 DEFAULT_UP_PORT = 4566
 SETTLE_TIMEOUT_SECONDS = 150.0
 FIRST_PARTY = frozenset({"cli", "sandbox", "functions", "glue", "queries", "stacks"})
-INSTALL_HINT = "pip install 'modlake[sandbox]' (in a checkout: make install)"
+# The sandbox synthesizes app.py and cdk.json, so it runs from a checkout of modlake, never from a plain wheel.
+INSTALL_HINT = "in a checkout of modlake, run make install (or pip install -e '.[sandbox]')"
 Classifier = Annotated[
     str | None,
     typer.Option(
