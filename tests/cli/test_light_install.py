@@ -16,7 +16,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from cli.sandbox_commands import INSTALL_HINT
+import cli
+from cli.sandbox_commands import INSTALL_HINT, sandbox_runs
 from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.models import VideoRef
 from functions.common.table_design import create_table_request
@@ -133,3 +134,13 @@ def test_sandbox_commands_say_in_one_line_what_to_install(tmp_path: Path, aws: d
     assert line.startswith(f"modlake: `modlake {command}` runs the local sandbox")
     assert "(no module " in line and line.endswith(INSTALL_HINT)
     assert run.stdout == ""
+
+
+def test_a_missing_module_of_our_own_is_a_bug_not_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given cli.sandbox_runs itself cannot be imported (a broken checkout, not a missing extra)
+    monkeypatch.setitem(sys.modules, "cli.sandbox_runs", None)
+    monkeypatch.delattr(cli, "sandbox_runs", raising=False)  # an earlier import left it on the package
+    # When demo loads it
+    # Then the import error surfaces as it is, instead of advice to install the sandbox
+    with pytest.raises(ModuleNotFoundError, match="cli.sandbox_runs"):
+        sandbox_runs("demo")

@@ -12,7 +12,7 @@ from functions.common.errors import RekognitionBusy
 from functions.common.lake import LakeWriter, read_parquet
 from functions.common.messages import ObjectDeleted, RetryStart
 from functions.common.models import MAX_VIDEO_BYTES, JobNotification, VideoStatus
-from functions.common.ports import MAX_DELAY_SECONDS as MAX_DELAY
+from functions.common.ports import MAX_DELAY_SECONDS
 from functions.start_moderation.logic import (
     StartDeps,
     StartOutcome,
@@ -198,7 +198,7 @@ def test_busy_rekognition_queues_the_video_with_a_delayed_retry(world: StartDeps
     assert record.status is VideoStatus.QUEUED and record.attempts == 1 and record.status_reason == code
     [(message, delay)] = world.retries.sent
     assert message["kind"] == "modlake.retry_start" and message["attempt"] == 1 and not message["kicked"]
-    assert message["video"]["key"] == clip.key and 0 < delay <= MAX_DELAY
+    assert message["video"]["key"] == clip.key and 0 < delay <= MAX_DELAY_SECONDS
 
 
 def test_job_limit_queues_the_rest_of_the_batch_without_calling_rekognition(world: StartDeps) -> None:
@@ -231,7 +231,7 @@ def test_retry_chain_backs_off_until_started(world: StartDeps) -> None:
     outcome = StartRun(world).handle(message)
     # Then the video starts; delays grew and never exceeded SQS's 15 minutes
     assert outcome is StartOutcome.STARTED
-    assert delays == sorted(delays) and delays[0] < delays[-1] == MAX_DELAY
+    assert delays == sorted(delays) and delays[0] < delays[-1] == MAX_DELAY_SECONDS
     assert world.store.get(clip.video_id).status is VideoStatus.IN_PROGRESS
 
 
@@ -259,7 +259,7 @@ def test_retry_delay_is_capped_and_longer_for_job_limit() -> None:
     high = lambda low, high: high  # noqa: E731
     assert retry_delay(1, RekognitionBusy("LimitExceededException"), high) == 30
     assert retry_delay(1, RekognitionBusy("ThrottlingException"), high) == 2
-    assert retry_delay(50, RekognitionBusy("LimitExceededException"), high) == MAX_DELAY
+    assert retry_delay(50, RekognitionBusy("LimitExceededException"), high) == MAX_DELAY_SECONDS
 
 
 def test_container_sniffing() -> None:
