@@ -52,6 +52,7 @@ _IDENTITY = (
     Column("bucket", "string", "S3 bucket of the video"),
     Column("object_key", "string", "S3 key of the video, exactly as stored"),
     Column("version_id", "string", "S3 object version (null when the bucket is unversioned)"),
+    Column("source", "string", "how the video reached modlake: upload (its S3 event) or backfill"),
 )
 
 VIDEOS = TableSpec(

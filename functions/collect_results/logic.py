@@ -373,6 +373,7 @@ def event_detail(
             "key": video.key,
             "version_id": video.version_id,
             "s3_uri": video.s3_uri,
+            "source": str(video.source),
             "job_id": job_id,
             "status": str(status),
             "status_reason": reason,

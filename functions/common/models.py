@@ -26,6 +26,13 @@ class VideoStatus(StrEnum):
     DELETED = "DELETED"
 
 
+class VideoSource(StrEnum):
+    """How a video reached modlake: its upload's S3 event, or `modlake backfill` over stored objects."""
+
+    UPLOAD = "upload"
+    BACKFILL = "backfill"
+
+
 # Statuses after which a redelivered upload event must change nothing.
 SETTLED_STATUSES = frozenset(
     {VideoStatus.IN_PROGRESS, VideoStatus.SUCCEEDED, VideoStatus.FAILED, VideoStatus.SKIPPED, VideoStatus.DELETED}
@@ -68,6 +75,7 @@ class VideoRef:
     etag: str | None
     size: int | None = None
     uploaded_at: datetime | None = None
+    source: VideoSource = VideoSource.UPLOAD  # not part of the identity: both ways to one version are one video
 
     @property
     def version_or_etag(self) -> str:
@@ -90,7 +98,13 @@ class VideoRef:
 
     def identity_fields(self) -> dict[str, Any]:
         """The identity columns every analytics row and DynamoDB summary carries."""
-        return {"video_id": self.video_id, "bucket": self.bucket, "object_key": self.key, "version_id": self.version_id}
+        return {
+            "video_id": self.video_id,
+            "bucket": self.bucket,
+            "object_key": self.key,
+            "version_id": self.version_id,
+            "source": str(self.source),
+        }
 
     def to_message(self) -> dict[str, Any]:
         """JSON-safe form, used in retry messages."""
@@ -101,6 +115,7 @@ class VideoRef:
             "etag": self.etag,
             "size": self.size,
             "uploaded_at": iso(self.uploaded_at) if self.uploaded_at else None,
+            "source": str(self.source),
         }
 
     @classmethod
@@ -113,6 +128,7 @@ class VideoRef:
             etag=body.get("etag"),
             size=int(body["size"]) if body.get("size") is not None else None,
             uploaded_at=parse_time(uploaded) if uploaded else None,
+            source=VideoSource(body.get("source") or VideoSource.UPLOAD),
         )
 
 

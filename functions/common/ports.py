@@ -98,6 +98,10 @@ class MediaObjects(Protocol):
         """The first bytes of the exact version (to sniff the container)."""
         ...
 
+    def read_range(self, video: VideoRef, offset: int, length: int) -> bytes:
+        """Up to `length` bytes of the exact version from `offset` (fewer at the end; b"" past it): one ranged GET."""
+        ...
+
 
 class LakeObjects(Protocol):
     """The analytics bucket (S3)."""

@@ -21,6 +21,7 @@ from functions.common.models import (
     VideoMetadata,
     VideoRecord,
     VideoRef,
+    VideoSource,
     VideoStatus,
     VideoSummary,
     iso,
@@ -97,6 +98,7 @@ def _record(item: dict[str, Any]) -> VideoRecord:
         etag=data.get("etag"),
         size=_number(data.get("size_bytes"), int),
         uploaded_at=parse_time(data["uploaded_at"]) if data.get("uploaded_at") else None,
+        source=VideoSource(data.get("source") or VideoSource.UPLOAD),  # items from before backfill existed
     )
     # The item holds the summary's columns (its JSON plus `flagged`) only once a job has results.
     summary = VideoSummary.from_json(data) if "label_count" in data else None
