@@ -8,6 +8,9 @@ from typing import Annotated
 import typer
 
 from cli.application import app, cli_state
+from cli.backfill import backfill_request, render_backfill, run_backfill
+from cli.backfill_jobs import job_view, render_job, watch_job
+from cli.backfill_plan import backfill_day
 from cli.digest import (
     DEFAULT_PREVIEW_DIR,
     invoke_digest,
@@ -113,3 +116,45 @@ def digest(
     if force:
         raise CliError("--force has no effect with --preview (a preview sends nothing)")
     render_digest_preview(preview_digest(state.target, chosen, timezone or "UTC", out), state.out)
+
+
+@app.command()
+def backfill(
+    ctx: typer.Context,
+    where: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="s3://BUCKET[/PREFIX] | JOB",
+            help="What to moderate (default: the whole media bucket); with --status, a job id (default: the newest).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="Objects uploaded on or after this day (UTC).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="YYYY-MM-DD", help="Objects uploaded on or before this day (UTC).")
+    ] = None,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option("--max-minutes", metavar="N", min=0, help="Refuse to start when the videos last longer."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Start the S3 Batch Operations job (default: a dry run).")] = False,
+    status: Annotated[bool, typer.Option("--status", help="Show a backfill job's progress and failed tasks.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="With --status: poll until the job is finished.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
+) -> None:
+    """Moderate videos already in the media bucket: a dry run with a cost estimate, then one job with --yes."""
+    state = cli_state(ctx)
+    if status:
+        if since or until or max_minutes is not None or yes:
+            raise CliError("--status takes only a job id (and --watch, --json)")
+        view = watch_job(state.target, where, state.err) if watch else job_view(state.target, where)
+        render_job(view, state.out, as_json=as_json)
+        return
+    if watch:
+        raise CliError("--watch applies to --status only")
+    request = backfill_request(state.target, where, backfill_day(since, "--since"), backfill_day(until, "--until"))
+    outcome = run_backfill(state.target, request, yes=yes, max_minutes=max_minutes, progress_console=state.err)
+    render_backfill(outcome, state.out, state.err, as_json=as_json)
+    if outcome.refused:
+        raise CliError(outcome.refused)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ class UploadRules:
     video_suffixes: tuple[str, ...] = DEFAULT_VIDEO_SUFFIXES
     key_prefix: str = ""
     from_stack: bool = False
+    max_video_minutes: float = 0.0  # the stack's duration policy (0: none beyond Rekognition's 6 hours)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,20 @@ class UploadedVideo:
 
 
 def upload_rules(target: Target) -> UploadRules:
-    """The start function's VIDEO_SUFFIXES and KEY_PREFIX on the local stack; Rekognition's formats elsewhere."""
+    """The stack's suffixes, key prefix and duration policy: its ModerationRules output, else (older stacks) the
+    local start function's environment, else Rekognition's formats."""
+    published = target.outputs.get("ModerationRules")
+    if published:
+        try:
+            rules = json.loads(published)
+            return UploadRules(
+                tuple(str(s) for s in rules["video_suffixes"]),
+                str(rules["key_prefix"]),
+                from_stack=True,
+                max_video_minutes=float(rules.get("max_video_minutes", 0)),
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise CliError(f"the stack's ModerationRules output is not readable ({error}): redeploy it") from None
     if not target.is_local:
         return UploadRules()
     media_bucket = target.outputs.get("MediaBucketName")
@@ -59,7 +74,12 @@ def upload_rules(target: Target) -> UploadRules:
                 environment = function.get("Environment", {}).get("Variables", {})
                 if "VIDEO_SUFFIXES" in environment and environment.get("MEDIA_BUCKET") == media_bucket:
                     settings = StartSettings.from_env(environment)
-                    return UploadRules(settings.video_suffixes, settings.key_prefix, from_stack=True)
+                    return UploadRules(
+                        settings.video_suffixes,
+                        settings.key_prefix,
+                        from_stack=True,
+                        max_video_minutes=settings.max_video_minutes,
+                    )
     except (ClientError, BotoCoreError, SettingsError):
         pass  # the local stack may not register its functions with the Lambda API: fall back to the defaults
     return UploadRules()

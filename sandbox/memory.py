@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +18,12 @@ from functions.common.models import (
     VideoMetadata,
     VideoRecord,
     VideoRef,
+    VideoSource,
     VideoStatus,
     VideoSummary,
 )
+
+_LANE_ORDER = {VideoSource.UPLOAD: 0, VideoSource.BACKFILL: 1}  # uploads get free slots first
 
 
 class InMemoryVideoStore:
@@ -45,6 +49,21 @@ class InMemoryVideoStore:
         found = sorted((r for r in self.records.values() if r.status is status), key=lambda r: r.status_since)
         return copy.deepcopy(found[:limit])
 
+    def count_in_status(self, status: VideoStatus) -> int:
+        return sum(r.status is status for r in self.records.values())
+
+    def next_waiting(self, limit: int) -> list[VideoRecord]:
+        waiting = (r for r in self.records.values() if r.status is VideoStatus.QUEUED)
+        ordered = sorted(waiting, key=lambda r: (_LANE_ORDER[r.video.source], r.status_since))
+        return copy.deepcopy(ordered[:limit])
+
+    def _with_source(self, video: VideoRef) -> VideoRef:
+        """An upload's source overrides a backfill's; a backfill never relabels a video first seen as an upload."""
+        existing = self.records.get(video.video_id)
+        if existing is not None and video.source is VideoSource.BACKFILL:
+            return replace(video, source=existing.video.source)
+        return video
+
     def _new_or_queued(self, video_id: str) -> bool:
         record = self.records.get(video_id)
         return record is None or record.status is VideoStatus.QUEUED
@@ -54,7 +73,7 @@ class InMemoryVideoStore:
             return False
         existing = self.records.get(video.video_id)
         self.records[video.video_id] = VideoRecord(
-            video=video,
+            video=self._with_source(video),
             status=VideoStatus.QUEUED,
             status_since=existing.status_since if existing else now,
             updated_at=now,
@@ -78,7 +97,7 @@ class InMemoryVideoStore:
             return False
         existing = self.records.get(video.video_id)
         self.records[video.video_id] = VideoRecord(
-            video=video,
+            video=self._with_source(video),
             status=VideoStatus.IN_PROGRESS,
             status_since=now,
             updated_at=now,
@@ -92,7 +111,7 @@ class InMemoryVideoStore:
         if not self._new_or_queued(video.video_id):
             return False
         self.records[video.video_id] = VideoRecord(
-            video=video, status=status, status_since=now, updated_at=now, status_reason=reason, completed_at=now
+            video=self._with_source(video), status=status, status_since=now, updated_at=now, status_reason=reason, completed_at=now
         )
         return True
 
@@ -194,6 +213,21 @@ class InMemoryObjects:
 
 
 MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00"
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def movie_head(duration_ms: int = 60_000) -> bytes:
+    """The start of a faststart MP4: ftyp, then moov whose mvhd (version 0, timescale 1000) holds the duration."""
+    mvhd = _box(b"mvhd", struct.pack(">B3xIIII", 0, 0, 0, 1000, duration_ms) + bytes(80))
+    return _box(b"ftyp", b"isom\x00\x00\x02\x00isom") + _box(b"moov", mvhd)
+
+
+def movie_bytes(duration_ms: int = 60_000, payload: int = 100) -> bytes:
+    """A whole (tiny) MP4 whose header says it lasts `duration_ms`: movie_head, then an mdat of zeros."""
+    return movie_head(duration_ms) + _box(b"mdat", bytes(payload))
 
 
 @dataclass

@@ -2,7 +2,10 @@
 
 moto 5.2 writes S3's EventBridge events with `detail.object.eTag`; AWS writes `etag` (classic S3 notifications,
 which say `eTag`, are another format). The production parser reads AWS's spelling only, so the sandbox corrects
-the event before moto's EventBridge routes it. Other differences we know of are listed in shared/DESIGN.md.
+the event before moto's EventBridge routes it. moto also routes every event to a schedule rule (it has no event
+pattern, and moto treats a missing pattern as "match everything"); AWS never sends events to a schedule rule, whose
+targets only get its schedule's input, so the sandbox drops them there (the local stack fires the schedule itself).
+Other differences we know of are listed in shared/DESIGN.md.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ _PATCHED = "_modlake_follows_aws"
 
 
 def follow_aws() -> None:
-    """Make moto's S3 → EventBridge events carry AWS's field names; idempotent, process-wide (as moto's state is)."""
+    """Make moto's EventBridge deliver what AWS's does (see the module docstring); idempotent and process-wide."""
     with _lock:
         if getattr(Rule.send_to_targets, _PATCHED, False):
             return
@@ -41,6 +44,8 @@ def as_aws_sends(event: dict[str, Any]) -> dict[str, Any]:
 
 def _correcting(send: Callable[..., None]) -> Callable[..., None]:
     def send_to_targets(self: Rule, original_event: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        if self.scheduled_expression and not self.event_pattern.get_pattern():
+            return  # a schedule rule: AWS sends it no events
         send(self, as_aws_sends(original_event), *args, **kwargs)
 
     setattr(send_to_targets, _PATCHED, True)

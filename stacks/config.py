@@ -14,6 +14,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+from functions.common.backfill import MAX_REKOGNITION_VIDEO_SECONDS
 from functions.common.taxonomy import TOP_LEVEL_CATEGORIES
 
 FALLBACK_REGION = "us-east-1"
@@ -68,6 +69,9 @@ CONTEXT_KEYS = (
     "event_bus_name",
     "event_source",
     "start_max_concurrency",
+    "rekognition_job_limit",
+    "max_video_minutes",
+    "rekognition_price_per_minute",
     "powertools_layer_arn",
     "pandas_layer_arns",
     "athena_results_retention_days",
@@ -100,6 +104,9 @@ class PipelineConfig:
     event_bus_name: str
     event_source: str
     start_max_concurrency: int
+    rekognition_job_limit: int
+    max_video_minutes: float
+    rekognition_price_per_minute: float
     powertools_layer_arn: str
     pandas_layer_arn: str
     athena_results_retention_days: int
@@ -148,6 +155,9 @@ class PipelineConfig:
             event_bus_name=_text(raw, "event_bus_name"),
             event_source=_text(raw, "event_source"),
             start_max_concurrency=_integer(raw, "start_max_concurrency"),
+            rekognition_job_limit=_integer(raw, "rekognition_job_limit"),
+            max_video_minutes=_number(raw, "max_video_minutes"),
+            rekognition_price_per_minute=_number(raw, "rekognition_price_per_minute"),
             powertools_layer_arn=_text(raw, "powertools_layer_arn").replace("{region}", region),
             pandas_layer_arn=str(pandas_layer_arns[region]),
             athena_results_retention_days=_integer(raw, "athena_results_retention_days"),
@@ -195,6 +205,19 @@ class PipelineConfig:
             )
         if not 2 <= self.start_max_concurrency <= 1000:
             raise ValueError(f"start_max_concurrency {self.start_max_concurrency}: SQS event sources accept 2-1000")
+        if self.rekognition_job_limit < 1:
+            raise ValueError(
+                f"rekognition_job_limit {self.rekognition_job_limit}: use your account's quota of concurrent "
+                "Rekognition Video jobs (20 by default)"
+            )
+        if not 0 <= self.max_video_minutes <= MAX_REKOGNITION_VIDEO_SECONDS / 60:
+            raise ValueError(
+                f"max_video_minutes {self.max_video_minutes:g}: use 0 (no policy) up to 360 (Rekognition's 6 hours)"
+            )
+        if self.rekognition_price_per_minute < 0:
+            raise ValueError(
+                f"rekognition_price_per_minute {self.rekognition_price_per_minute:g}: a price is not negative"
+            )
         for name in ("event_bus_name", "event_source", "powertools_layer_arn", "pandas_layer_arn"):
             if not getattr(self, name):
                 raise ValueError(f"{name} is empty")

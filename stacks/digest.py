@@ -18,7 +18,7 @@ from constructs import Construct
 from glue import LABELS, VIDEOS
 from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, settings_environment
-from stacks.nag import S3_READ_ACTIONS, acknowledge, arn_finding, bucket_findings
+from stacks.nag import S3_READ_ACTIONS, acknowledge, arn_finding, bucket_findings, wildcard_resource_finding
 from stacks.queues import secure_queue
 from stacks.topics import account_service, encrypted_topic
 
@@ -200,10 +200,7 @@ class Digest(Construct):
                     "bucket.grant_put: aborting its own multipart uploads, under digests/* and in the Athena results "
                     "bucket only"
                 ),
-                "AwsSolutions-IAM5[Resource::*]": (
-                    "only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) uses *: "
-                    "it has no resource-level permissions"
-                ),
+                **wildcard_resource_finding(),
             }
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -13,15 +14,24 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from functions.common.messages import fill_slots_message
 from glue import LABELS, VIDEOS
 from glue.schema import STAGING_PREFIX
 from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, queue_visibility_timeout, settings_environment
-from stacks.nag import S3_GRANT_REASONS, S3_READ_ACTIONS, acknowledge, arn_finding, bucket_findings
+from stacks.nag import (
+    S3_GRANT_REASONS,
+    S3_READ_ACTIONS,
+    acknowledge,
+    bucket_findings,
+    table_index_finding,
+    wildcard_resource_finding,
+)
 from stacks.queues import secure_queue
 from stacks.topics import account_service, encrypted_topic
 
 START_FUNCTION_TIMEOUT = Duration.seconds(60)
+TICK_PERIOD = Duration.minutes(1)  # EventBridge's shortest rate: a slot freed elsewhere is found within a minute
 COLLECT_FUNCTION_TIMEOUT = Duration.minutes(15)
 COLLECT_MAX_RECEIVE_COUNT = 3
 # Neither API supports resource-level permissions, so their statements must use resource "*".
@@ -56,6 +66,7 @@ class Moderation(Construct):
         self._create_completion_channel()
         self._create_collect_queue()
         self.start_function = self._start_function(media_bucket, analytics_bucket, videos_table, start_queue)
+        self.tick_rule = self._scheduler_tick(start_queue)
         self.collect_function = self._collect_function(analytics_bucket, videos_table, start_queue)
         self.functions: dict[str, lambda_.IFunction] = {
             "StartModeration": self.start_function,
@@ -119,6 +130,16 @@ class Moderation(Construct):
             )
         )
 
+    def _scheduler_tick(self, start_queue: sqs.IQueue) -> events.Rule:
+        """Every minute a fill pass gives free slots to waiting videos, including slots other workloads freed."""
+        return events.Rule(
+            self,
+            "SchedulerTick",
+            description="modlake: a fill pass every minute gives free Rekognition slots to waiting videos",
+            schedule=events.Schedule.rate(TICK_PERIOD),
+            targets=[targets.SqsQueue(start_queue, message=events.RuleTargetInput.from_object(fill_slots_message()))],
+        )
+
     def _start_function(
         self,
         media_bucket: s3.IBucket,
@@ -144,6 +165,8 @@ class Moderation(Construct):
                 min_confidence=config.min_confidence,
                 video_suffixes=config.video_suffixes,
                 key_prefix=config.key_prefix,
+                job_limit=config.rekognition_job_limit,
+                max_video_minutes=config.max_video_minutes,
             ),
         )
         function.add_event_source(
@@ -159,15 +182,15 @@ class Moderation(Construct):
         videos_table.grant_read_write_data(function)
         media_bucket.grant_read(function)  # Rekognition reads the video with the caller's permissions
         analytics_bucket.grant_put(function, f"{VIDEOS.prefix}*")  # rows of videos skipped before any job
-        start_queue.grant_send_messages(function)  # re-queues videos waiting for a free job slot
+        start_queue.grant_send_messages(function)  # re-tries a start refused by TPS throttling
         # No grant exists and StartContentModeration has no resource-level permissions: resource must be "*".
         function.add_to_role_policy(iam.PolicyStatement(actions=[START_JOB_ACTION], resources=["*"]))
         self.rekognition_role.grant_pass_role(function.grant_principal)
         acknowledge(
             function.role,
             {
-                **_wildcard_resource_finding(START_JOB_ACTION),
-                **_table_findings(videos_table),
+                **wildcard_resource_finding(START_JOB_ACTION),
+                **table_index_finding(videos_table),
                 **bucket_findings(
                     media_bucket, {"*": "any uploaded video, which Rekognition reads as the caller"}, S3_READ_ACTIONS
                 ),
@@ -226,8 +249,8 @@ class Moderation(Construct):
         acknowledge(
             function.role,
             {
-                **_wildcard_resource_finding(GET_RESULTS_ACTION),
-                **_table_findings(videos_table),
+                **wildcard_resource_finding(GET_RESULTS_ACTION),
+                **table_index_finding(videos_table),
                 **bucket_findings(
                     analytics_bucket,
                     lake_patterns,
@@ -237,20 +260,3 @@ class Moderation(Construct):
             },
         )
         return function
-
-
-def _wildcard_resource_finding(rekognition_action: str) -> dict[str, str]:
-    return {
-        "AwsSolutions-IAM5[Resource::*]": (
-            f"only {rekognition_action} and X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) use *: "
-            "these APIs have no resource-level permissions"
-        )
-    }
-
-
-def _table_findings(table: dynamodb.ITable) -> dict[str, str]:
-    return {
-        arn_finding(table, "/index/*"): (
-            "table.grant_read_write_data includes the videos table's own GSIs, which IAM addresses as <table>/index/*"
-        )
-    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
@@ -45,3 +46,23 @@ def bucket_findings(
     for pattern, contents in patterns.items():
         findings[arn_finding(bucket, f"/{pattern}")] = f"{pattern} holds {contents}; keys are only known at run time"
     return findings
+
+
+def table_index_finding(table: dynamodb.ITable) -> dict[str, str]:
+    """The finding of a table grant that includes the table's GSIs, which IAM addresses as <table>/index/*."""
+    return {
+        arn_finding(table, "/index/*"): (
+            "table.grant_read_write_data includes the videos table's own GSIs, which IAM addresses as <table>/index/*"
+        )
+    }
+
+
+def wildcard_resource_finding(*actions: str) -> dict[str, str]:
+    """The Resource::* finding of a role whose only *-resource actions are X-Ray's and the named ones."""
+    named = f"only {' and '.join(actions)} and X-Ray tracing" if actions else "only X-Ray tracing"
+    verb = "these APIs have" if actions else "it has"
+    return {
+        "AwsSolutions-IAM5[Resource::*]": (
+            f"{named} (xray:PutTraceSegments, xray:PutTelemetryRecords) use *: {verb} no resource-level permissions"
+        )
+    }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.analytics import Analytics
+from stacks.backfill import Backfill
 from stacks.config import PipelineConfig
 from stacks.digest import Digest
 from stacks.ingest import Ingest
@@ -18,7 +20,7 @@ from stacks.storage import Storage
 
 
 class PipelineStack(Stack):
-    """Composes storage, ingest, moderation, analytics, digest and monitoring; creates no resources itself."""
+    """Composes storage, ingest, moderation, backfill, analytics, digest and monitoring; creates no resources itself."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description=f"modlake {config.stage}: video moderation", **kwargs)
@@ -36,6 +38,15 @@ class PipelineStack(Stack):
             analytics_bucket=storage.analytics_bucket,
             videos_table=storage.videos_table,
             start_queue=ingest.start_queue,
+        )
+        backfill = Backfill(
+            self,
+            "Backfill",
+            config=config,
+            lambda_factory=lambda_factory,
+            media_bucket=storage.media_bucket,
+            analytics_bucket=storage.analytics_bucket,
+            videos_table=storage.videos_table,
         )
         analytics = Analytics(
             self,
@@ -66,7 +77,7 @@ class PipelineStack(Stack):
                 **moderation.dead_letter_queues,
                 **digest.dead_letter_queues,
             },
-            functions={**moderation.functions, **digest.functions},
+            functions={**moderation.functions, "QueueBackfill": backfill.function, **digest.functions},
             start_queue=ingest.start_queue,
             collect_queue=moderation.collect_queue,
             athena_workgroup=analytics.workgroup_name,
@@ -85,6 +96,18 @@ class PipelineStack(Stack):
             "DigestTopicArn": digest.topic.topic_arn,
             "DigestFunctionName": digest.function.function_name,
             "DashboardName": monitoring.dashboard.dashboard_name,
+            "BackfillFunctionArn": backfill.function_arn,
+            "BatchOperationsRoleArn": backfill.batch_role.role_arn,
+            "RekognitionPricePerMinute": f"{config.rekognition_price_per_minute:g}",
+            # What the functions moderate, for the CLI (a deployed function's environment is not readable to it).
+            "ModerationRules": json.dumps(
+                {
+                    "video_suffixes": list(config.video_suffixes),
+                    "key_prefix": config.key_prefix,
+                    "max_video_minutes": config.max_video_minutes,
+                },
+                separators=(",", ":"),
+            ),
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

@@ -30,10 +30,12 @@ from sandbox.memory import (
     InMemoryVideoStore,
     RecordingEvents,
     RecordingQueue,
+    movie_bytes,
 )
 
 __all__ = [
     "MP4_HEAD",
+    "movie_bytes",
     "FakeMedia",
     "FakeModeration",
     "InMemoryLabelWriter",
@@ -54,7 +56,8 @@ class FakeMedia:
 
     objects: dict[tuple[str, str | None], bytes] = field(default_factory=dict)
 
-    def add(self, video: VideoRef, body: bytes = MP4_HEAD + b"\x00" * 100) -> VideoRef:
+    def add(self, video: VideoRef, body: bytes | None = None) -> VideoRef:
+        body = movie_bytes() if body is None else body
         self.objects[(video.key, video.version_id)] = body
         return replace(video, size=len(body))
 
@@ -66,6 +69,9 @@ class FakeMedia:
 
     def read_start(self, video: VideoRef, length: int) -> bytes:
         return self.objects[(video.key, video.version_id)][:length]
+
+    def read_range(self, video: VideoRef, offset: int, length: int) -> bytes:
+        return self.objects[(video.key, video.version_id)][offset : offset + max(length, 0)]
 
 
 class FakeModeration:

@@ -339,12 +339,12 @@ def _finish(progress: JobProgress, status: VideoStatus, reason: str | None, deps
 
 
 def release_waiting_videos(store: VideoStore, start_queue: WorkQueue, slots: int, now: datetime) -> int:
-    """A job ended, so a Rekognition slot is free: start the longest-waiting videos now, not at their next retry.
+    """A job ended, so a Rekognition slot is free: give it to the next waiting video (uploads first) at once.
 
-    Each kicked video is claimed first, so jobs that end together kick different videos.
+    Each kicked video is claimed first, so jobs that end together (and fill passes) take different videos.
     """
     released: list[str] = []
-    for record in store.oldest_in_status(VideoStatus.QUEUED, slots + KICK_LOOKAHEAD):
+    for record in store.next_waiting(slots + KICK_LOOKAHEAD):
         if len(released) == slots:
             break
         if store.claim_waiting(record.video_id, now, KICK_CLAIM_SECONDS):

@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from functions.common.errors import MalformedMessage, UnexpectedBucket
-from functions.common.models import JobNotification, VideoRef, parse_time
+from functions.common.models import JobNotification, VideoRef, object_version, parse_time
 
 RETRY_START = "modlake.retry_start"
 CONTINUE_COLLECT = "modlake.continue_collect"
+FILL_SLOTS = "modlake.fill_slots"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class RetryStart:
 
 
 @dataclass(frozen=True)
+class FillSlots:
+    """The scheduler's tick: give free Rekognition slots to waiting videos, uploads first."""
+
+
+@dataclass(frozen=True)
 class ContinueCollect:
     """Resume collecting a long job from its checkpoint."""
 
@@ -50,7 +56,7 @@ class ContinueCollect:
     video_id: str
 
 
-StartMessage = ObjectCreated | ObjectDeleted | RetryStart
+StartMessage = ObjectCreated | ObjectDeleted | RetryStart | FillSlots
 CollectMessage = JobNotification | ContinueCollect
 
 
@@ -64,14 +70,11 @@ def _load(body: str) -> dict[str, Any]:
     return data
 
 
-def _version(value: Any) -> str | None:
-    """S3 reports unversioned objects with no version id or the string "null"."""
-    return None if value in (None, "", "null") else str(value)
-
-
 def parse_start_message(body: str, media_bucket: str) -> StartMessage:
     """An S3 EventBridge event (raw key, never URL-decoded) or one of modlake's retry messages."""
     data = _load(body)
+    if data.get("kind") == FILL_SLOTS:
+        return FillSlots()
     if data.get("kind") == RETRY_START:
         try:
             return RetryStart(VideoRef.from_message(data["video"]), int(data["attempt"]), bool(data.get("kicked")))
@@ -92,7 +95,7 @@ def parse_start_message(body: str, media_bucket: str) -> StartMessage:
         raise MalformedMessage("S3 event has an empty object key")
     if bucket != media_bucket:
         raise UnexpectedBucket(f"event for bucket {bucket!r}; this stack watches {media_bucket!r}")
-    version_id = _version(obj.get("version-id"))
+    version_id = object_version(obj.get("version-id"))
     if detail_type == "Object Deleted":
         return ObjectDeleted(bucket, key, version_id, detail.get("deletion-type"), time)
     etag = obj.get("etag")
@@ -112,6 +115,11 @@ def parse_start_message(body: str, media_bucket: str) -> StartMessage:
 
 def retry_start_message(video: VideoRef, attempt: int, *, kicked: bool = False) -> dict[str, Any]:
     return {"kind": RETRY_START, "video": video.to_message(), "attempt": attempt, "kicked": kicked}
+
+
+def fill_slots_message() -> dict[str, str]:
+    """The tick's message (the schedule rule sends exactly this JSON to the start queue)."""
+    return {"kind": FILL_SLOTS}
 
 
 def continue_collect_message(job_id: str, video_id: str) -> dict[str, Any]:

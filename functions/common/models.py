@@ -65,6 +65,11 @@ def partition_date(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%d")
 
 
+def object_version(value: object) -> str | None:
+    """An S3 version id, or None for an unversioned object (S3 says so with no id, "" or the string "null")."""
+    return None if value in (None, "", "null") else str(value)
+
+
 @dataclass(frozen=True)
 class VideoRef:
     """One exact S3 object version that modlake moderates."""

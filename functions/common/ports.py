@@ -41,6 +41,14 @@ class VideoStore(Protocol):
 
     def oldest_in_status(self, status: VideoStatus, limit: int) -> list[VideoRecord]: ...
 
+    def count_in_status(self, status: VideoStatus) -> int:
+        """How many videos are in this status (modlake's own running jobs, for IN_PROGRESS)."""
+        ...
+
+    def next_waiting(self, limit: int) -> list[VideoRecord]:
+        """The QUEUED videos that get the next free Rekognition slots: uploads oldest first, then backfill."""
+        ...
+
     def mark_queued(self, video: VideoRef, attempts: int, reason: str, now: datetime) -> bool:
         """QUEUED unless the video has moved on; False when it had."""
         ...

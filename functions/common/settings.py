@@ -69,8 +69,19 @@ class EnvSettings:
         return cls(**values)
 
 
+class DurationPolicy:
+    """Mixin for settings with a max_video_minutes field (0: no policy beyond Rekognition's 6 hours)."""
+
+    max_video_minutes: float
+
+    @property
+    def max_video_seconds(self) -> float | None:
+        """The max_video_minutes policy in seconds; None when there is none."""
+        return self.max_video_minutes * 60 if self.max_video_minutes > 0 else None
+
+
 @dataclass(frozen=True)
-class StartSettings(EnvSettings):
+class StartSettings(EnvSettings, DurationPolicy):
     """Settings of start_moderation."""
 
     videos_table: str
@@ -82,6 +93,20 @@ class StartSettings(EnvSettings):
     min_confidence: float
     video_suffixes: tuple[str, ...]
     key_prefix: str
+    job_limit: int  # Rekognition's concurrent-job quota for the account (context rekognition_job_limit)
+    max_video_minutes: float  # 0: no policy beyond Rekognition's 6 hours
+
+
+@dataclass(frozen=True)
+class BackfillSettings(EnvSettings, DurationPolicy):
+    """Settings of queue_backfill (the S3 Batch Operations function)."""
+
+    videos_table: str
+    media_bucket: str
+    analytics_bucket: str
+    video_suffixes: tuple[str, ...]
+    key_prefix: str
+    max_video_minutes: float
 
 
 @dataclass(frozen=True)

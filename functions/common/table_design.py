@@ -15,7 +15,9 @@ Access patterns → where they are answered
 - all labels of a video in time order   → Query pk, sk begins_with LABELS#
 - videos flagged on a day, most severe  → GSI flagged_by_day (flagged_day, max_confidence) descending
 - videos in a status (stuck, waiting)   → GSI by_status     (status, status_since) oldest first
-Only summary items carry the GSI key attributes, so every index is sparse.
+- the waiting queue, uploads first      → GSI waiting       (wait_lane, status_since) per lane, oldest first
+Only summary items carry the GSI key attributes, so every index is sparse; `wait_lane` (upload | backfill)
+exists only while a video is QUEUED.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ BY_OBJECT = IndexDesign("by_object", "object_ref", ("uploaded_at", "S"))
 BY_JOB = IndexDesign("by_job", "job_id")
 BY_STATUS = IndexDesign("by_status", "status", ("status_since", "S"))
 FLAGGED_BY_DAY = IndexDesign("flagged_by_day", "flagged_day", ("max_confidence", "N"))
-INDEXES: tuple[IndexDesign, ...] = (BY_OBJECT, BY_JOB, BY_STATUS, FLAGGED_BY_DAY)
+WAITING = IndexDesign("waiting", "wait_lane", ("status_since", "S"))
+INDEXES: tuple[IndexDesign, ...] = (BY_OBJECT, BY_JOB, BY_STATUS, FLAGGED_BY_DAY, WAITING)
 
 
 def video_pk(video_id: str) -> str:

@@ -15,7 +15,7 @@ from functions.common.lake import LakeWriter
 from functions.common.messages import parse_start_message
 from functions.common.observability import count, logger, metrics, process_batch
 from functions.common.settings import StartSettings
-from functions.start_moderation.logic import StartDeps, StartRun
+from functions.start_moderation.logic import StartDeps, StartOutcome, StartRun
 
 settings = StartSettings.from_env()  # a missing variable fails the cold start, not a batch
 
@@ -33,6 +33,8 @@ def build_deps(settings: StartSettings) -> StartDeps:
         min_confidence=settings.min_confidence,
         video_suffixes=settings.video_suffixes,
         key_prefix=settings.key_prefix,
+        job_limit=settings.job_limit,
+        max_video_seconds=settings.max_video_seconds,
     )
 
 
@@ -48,6 +50,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def handle(record: SQSRecord) -> None:
         message = parse_start_message(record.body, settings.media_bucket)
         outcome = run.handle(message)
-        count(f"Videos{outcome}")
+        count("FillPasses" if outcome is StartOutcome.FILL_PASS else f"Videos{outcome}")
 
     return process_batch(event, context, handle)

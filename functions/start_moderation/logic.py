@@ -1,38 +1,46 @@
-"""Decide what happens to an uploaded video: skip it, start its job, or let it wait for capacity."""
+"""Decide what happens to a video: skip it, start its job, or let it wait in its lane for a free slot.
+
+Rekognition runs at most `job_limit` jobs per account and has no queue of its own. A video that finds every slot
+busy waits in DynamoDB (status QUEUED, in the upload or the backfill lane) instead of retrying its start: slots are
+given out as they free, uploads first — by collect_results when one of modlake's jobs ends (one kicked video per
+ended job) and by a fill pass every minute (the "tick", which also finds slots freed by other workloads in the
+account). No waiting video has a message in any queue, so none can reach a DLQ for waiting.
+"""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
-from functions.common.containers import SNIFF_BYTES, looks_like_mp4_or_mov
 from functions.common.errors import RekognitionBusy, VideoRejected
-from functions.common.lake import LakeWriter, video_row
-from functions.common.messages import ObjectCreated, ObjectDeleted, RetryStart, StartMessage, retry_start_message
-from functions.common.models import (
-    MAX_VIDEO_BYTES,
-    SETTLED_STATUSES,
-    VideoRecord,
-    VideoRef,
-    VideoStatus,
-    client_request_token,
-    job_tag,
-    partition_date,
-    utc_now,
+from functions.common.lake import LakeWriter
+from functions.common.messages import (
+    FillSlots,
+    ObjectCreated,
+    ObjectDeleted,
+    RetryStart,
+    StartMessage,
+    retry_start_message,
 )
+from functions.common.models import VideoRef, VideoStatus, client_request_token, job_tag, utc_now
+from functions.common.observability import count
 from functions.common.ports import MAX_DELAY_SECONDS, MediaObjects, ModerationService, VideoStore, WorkQueue
-
-NOT_STARTED_STATUSES = frozenset({VideoStatus.SKIPPED, VideoStatus.FAILED})  # outcomes without a job
+from functions.start_moderation.screening import not_started, screen
 
 logger = Logger(child=True)
 
-JOB_LIMIT_BASE_DELAY = 30  # seconds; a slot frees only when a job (minutes long) ends
+DEFAULT_JOB_LIMIT = 20  # Rekognition's default concurrent stored-video jobs per account
 THROTTLE_BASE_DELAY = 2  # seconds; TPS throttling clears within seconds
+# A fill pass claims a waiting video before starting it, so passes and kicks running together take different
+# videos; a claim lapses after this long (a claimed video whose start was refused can be taken again).
+CLAIM_SECONDS = 60
+LOOKAHEAD = 10  # extra waiting videos a pass examines (others may be claimed already)
+SLOTS_BUSY = "SlotsBusy"  # the status_reason of a video that waits because modlake counts every slot in use
 
 
 class StartOutcome(StrEnum):
@@ -45,12 +53,12 @@ class StartOutcome(StrEnum):
     DUPLICATE = "Duplicate"
     DELETED = "Deleted"
     UNKNOWN_OBJECT = "UnknownObject"
+    FILL_PASS = "FillPass"
 
 
-def retry_delay(attempt: int, busy: RekognitionBusy, rng: Callable[[float, float], float]) -> int:
-    """Capped exponential backoff with jitter; longer for the job limit than for TPS throttling."""
-    base = JOB_LIMIT_BASE_DELAY if busy.is_job_limit else THROTTLE_BASE_DELAY
-    ceiling = min(MAX_DELAY_SECONDS, base * 2 ** min(max(attempt - 1, 0), 10))
+def retry_delay(attempt: int, rng: Callable[[float, float], float]) -> int:
+    """Capped exponential backoff with jitter for a start refused by TPS throttling."""
+    ceiling = min(MAX_DELAY_SECONDS, THROTTLE_BASE_DELAY * 2 ** min(max(attempt - 1, 0), 10))
     return int(rng(ceiling / 2, ceiling))
 
 
@@ -66,22 +74,27 @@ class StartDeps:
     min_confidence: float
     video_suffixes: tuple[str, ...]
     key_prefix: str = ""
+    job_limit: int = DEFAULT_JOB_LIMIT
+    max_video_seconds: float | None = None  # the max_video_minutes policy; None: only Rekognition's 6 hours
     clock: Callable[[], datetime] = utc_now
     rng: Callable[[float, float], float] = field(default=random.uniform)
 
 
 class StartRun:
-    """One invocation's batch. Once Rekognition reports its job limit, later videos wait without calling it."""
+    """One invocation's batch: it counts modlake's running jobs once, and after a refusal calls Rekognition no more."""
 
     def __init__(self, deps: StartDeps) -> None:
         self.deps = deps
         self.job_limit_reached: RekognitionBusy | None = None
+        self._free_slots: int | None = None  # job_limit minus modlake's IN_PROGRESS videos, counted when needed
 
     def handle(self, message: StartMessage) -> StartOutcome:
         """Route one parsed queue message (a type the parser never produces is a bug: it fails the message)."""
         match message:
             case ObjectDeleted():
                 return self.mark_deleted(message)
+            case FillSlots():
+                return self.fill_slots()
             case RetryStart():
                 return self.start(message.video, attempt=message.attempt, kicked=message.kicked)
             case ObjectCreated():
@@ -92,36 +105,25 @@ class StartRun:
             case _:
                 raise TypeError(f"start_moderation cannot handle a {type(message).__name__}")
 
-    # --- uploads -------------------------------------------------------------------------------
+    # --- one video -----------------------------------------------------------------------------
     def start(self, video: VideoRef, *, attempt: int = 0, kicked: bool = False) -> StartOutcome:
-        """Skip, start or queue one exact object version; a settled video changes nothing."""
-        deps = self.deps
-        existing = deps.store.get(video.video_id)
-        if existing and existing.status in SETTLED_STATUSES:
-            if existing.job_id is None and existing.completed_at and existing.status in NOT_STARTED_STATUSES:
-                # Rewrite the same row from the record: repairs a row lost between the two writes.
-                self._write_not_started_row(
-                    existing.video, existing.status, existing.status_reason, existing.completed_at
-                )
-            logger.info("video already handled", video_id=video.video_id, status=str(existing.status))
-            return StartOutcome.DUPLICATE
+        """Skip, start or queue one exact object version; a settled video changes nothing.
 
-        unsupported = self._unsupported_reason(video.key)
-        if unsupported:
-            return self._not_started(video, VideoStatus.SKIPPED, unsupported)
-        info = deps.media.head(video)
-        if info is None:
-            return self._not_started(video, VideoStatus.SKIPPED, "the object version no longer exists")
-        video = replace(video, size=info.size, etag=video.etag or info.etag)
-        if info.size == 0:
-            return self._not_started(video, VideoStatus.SKIPPED, "the object is empty")
-        if info.size > MAX_VIDEO_BYTES:
-            return self._not_started(video, VideoStatus.SKIPPED, f"{info.size} bytes is over Rekognition's 10 GB limit")
-        if not looks_like_mp4_or_mov(deps.media.read_start(video, SNIFF_BYTES)):
-            return self._not_started(video, VideoStatus.SKIPPED, "not an MP4 or MOV file (no ISO-BMFF box header)")
+        A kicked start (a slot was just freed for this waiting video) asks Rekognition whatever modlake's count
+        says; any other start waits without a call when modlake already runs `job_limit` jobs.
+        """
+        deps = self.deps
+        screened = screen(deps, video)
+        if not screened.to_moderate:
+            if not screened.recorded:
+                return StartOutcome.DUPLICATE
+            return StartOutcome.SKIPPED if screened.status is VideoStatus.SKIPPED else StartOutcome.FAILED
+        video = screened.video
 
         if self.job_limit_reached is not None:
-            return self._wait(video, attempt, kicked, self.job_limit_reached)
+            return self._wait(video, attempt, kicked, self.job_limit_reached.code)
+        if not kicked and self.free_slots() <= 0:
+            return self._wait(video, attempt, kicked, SLOTS_BUSY)
         try:
             job_id = deps.moderation.start(
                 video,
@@ -132,72 +134,74 @@ class StartRun:
         except RekognitionBusy as busy:
             if busy.is_job_limit:
                 self.job_limit_reached = busy
-            return self._wait(video, attempt, kicked, busy)
+                return self._wait(video, attempt, kicked, busy.code)
+            return self._wait(video, attempt, kicked, busy.code, retry_in=retry_delay(attempt + 1, deps.rng))
         except VideoRejected as rejected:
             status = VideoStatus.SKIPPED if rejected.skip else VideoStatus.FAILED
-            return self._not_started(video, status, f"Rekognition {rejected.code}: {rejected.message}")
+            not_started(deps, video, status, f"Rekognition {rejected.code}: {rejected.message}")
+            return StartOutcome.SKIPPED if status is VideoStatus.SKIPPED else StartOutcome.FAILED
 
+        if self._free_slots is not None:
+            self._free_slots -= 1
         if deps.store.mark_in_progress(video, job_id, deps.min_confidence, deps.clock()):
-            logger.info("moderation job started", video_id=video.video_id, job_id=job_id, key=video.key)
+            logger.info(
+                "moderation job started", video_id=video.video_id, job_id=job_id, key=video.key, source=video.source
+            )
             return StartOutcome.STARTED
         logger.info("job already recorded by another delivery", video_id=video.video_id, job_id=job_id)
         return StartOutcome.DUPLICATE
 
-    def _unsupported_reason(self, key: str) -> str | None:
-        lowered = key.lower()
-        if not lowered.endswith(tuple(f".{s.lower()}" for s in self.deps.video_suffixes)):
-            return f"file type not in {', '.join(self.deps.video_suffixes)}"
-        if self.deps.key_prefix and not key.startswith(self.deps.key_prefix):
-            return f"key is outside the prefix {self.deps.key_prefix!r}"
-        return None
+    def free_slots(self) -> int:
+        """Slots modlake believes are free: job_limit minus its own running jobs (counted once per run)."""
+        if self._free_slots is None:
+            self._free_slots = self.deps.job_limit - self.deps.store.count_in_status(VideoStatus.IN_PROGRESS)
+        return self._free_slots
 
-    def _wait(self, video: VideoRef, attempt: int, kicked: bool, busy: RekognitionBusy) -> StartOutcome:
-        """Record QUEUED and schedule the next try; a kicked try leaves that to the video's own chain."""
+    def _wait(
+        self, video: VideoRef, attempt: int, kicked: bool, reason: str, retry_in: int | None = None
+    ) -> StartOutcome:
+        """Record QUEUED in the video's lane; only a TPS-throttled start is tried again by a delayed message.
+
+        A kicked video is QUEUED already and stays in its lane: the next freed slot or fill pass takes it.
+        """
         deps = self.deps
-        if kicked:
-            logger.info("no free slot for kicked video", video_id=video.video_id, code=busy.code)
-            return StartOutcome.QUEUED
         next_attempt = attempt + 1
-        if not deps.store.mark_queued(video, next_attempt, busy.code, deps.clock()):
+        if not kicked and not deps.store.mark_queued(video, next_attempt, reason, deps.clock()):
             return StartOutcome.DUPLICATE
-        delay = retry_delay(next_attempt, busy, deps.rng)
-        deps.retries.send(retry_start_message(video, next_attempt), delay_seconds=delay)
+        if retry_in is not None:
+            deps.retries.send(retry_start_message(video, next_attempt), delay_seconds=retry_in)
         logger.info(
-            "video waits for Rekognition capacity",
+            "video waits for a Rekognition slot",
             video_id=video.video_id,
             key=video.key,
-            code=busy.code,
-            attempt=next_attempt,
-            delay_seconds=delay,
+            source=video.source,
+            reason=reason,
+            kicked=kicked,
+            retry_in=retry_in,
         )
         return StartOutcome.QUEUED
 
-    def _not_started(self, video: VideoRef, status: VideoStatus, reason: str) -> StartOutcome:
-        """Record a video that gets no job (SKIPPED or FAILED): DynamoDB first, then its Parquet row.
+    # --- the waiting queue ---------------------------------------------------------------------
+    def fill_slots(self) -> StartOutcome:
+        """A fill pass (the tick): start waiting videos, uploads first, while modlake counts free slots.
 
-        The row's dt and completed_at are the recorded outcome time, so the outcome lands in the
-        partition of the day it happened; a replay rewrites the same row from the record.
+        It stops at Rekognition's first refusal, so a pass costs at most one refused call even when another
+        workload in the account holds the slots modlake believes free.
         """
-        now = self.deps.clock()
-        if not self.deps.store.mark_not_started(video, status, reason, now):
-            return StartOutcome.DUPLICATE  # a concurrent delivery recorded it and writes the row
-        self._write_not_started_row(video, status, reason, now)
-        logger.warning("video not moderated", video_id=video.video_id, key=video.key, status=str(status), reason=reason)
-        return StartOutcome.SKIPPED if status is VideoStatus.SKIPPED else StartOutcome.FAILED
-
-    def _write_not_started_row(self, video: VideoRef, status: VideoStatus, reason: str | None, at: datetime) -> None:
-        record = VideoRecord(video=video, status=status, status_since=at, updated_at=at)
-        row = video_row(
-            record,
-            status,
-            reason=reason,
-            job_id=None,
-            summary=None,
-            metadata=None,
-            model_version=None,
-            completed_at=at,
-        )
-        self.deps.lake.write_video(partition_date(at), f"video-{video.video_id}", row)
+        deps = self.deps
+        free = self.free_slots()
+        started = 0
+        if free > 0:
+            for record in deps.store.next_waiting(free + LOOKAHEAD):
+                if started >= free or self.job_limit_reached is not None:
+                    break
+                if not deps.store.claim_waiting(record.video_id, deps.clock(), CLAIM_SECONDS):
+                    continue
+                if self.start(record.video, attempt=record.attempts, kicked=True) is StartOutcome.STARTED:
+                    started += 1
+                    count("VideosStarted")
+        logger.info("fill pass", free_slots=free, started=started, refused=self.job_limit_reached is not None)
+        return StartOutcome.FILL_PASS
 
     # --- deletions -----------------------------------------------------------------------------
     def mark_deleted(self, event: ObjectDeleted) -> StartOutcome:

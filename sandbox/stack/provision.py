@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +67,16 @@ class EventSourceMapping:
     maximum_concurrency: int | None
 
 
+@dataclass(frozen=True)
+class ScheduledTarget:
+    """A schedule rule's target: EventBridge sends `body` to the queue every `period_seconds` (moto never fires it)."""
+
+    rule_name: str
+    period_seconds: int
+    queue_url: str
+    body: str
+
+
 @dataclass
 class Deployment:
     """What provisioning produced: physical names, outputs, functions, event source mappings, skipped resources."""
@@ -77,6 +88,7 @@ class Deployment:
     outputs: dict[str, str] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     event_source_mappings: list[EventSourceMapping] = field(default_factory=list)
+    scheduled_targets: list[ScheduledTarget] = field(default_factory=list)
     not_provisioned: dict[str, str] = field(default_factory=dict)
 
     def physical_id(self, logical_id: str) -> str:
@@ -309,14 +321,27 @@ class Provisioner:
         events = self._client("events")
         name = self._resolver.ref(logical_id)
         bus = props.get("EventBusName", DEFAULT_EVENT_BUS)
+        trigger = (
+            {"ScheduleExpression": props["ScheduleExpression"]}
+            if "ScheduleExpression" in props
+            else {"EventPattern": json.dumps(props["EventPattern"])}
+        )
         events.put_rule(
             Name=name,
-            EventPattern=json.dumps(props["EventPattern"]),
             State=props.get("State", "ENABLED"),
             Description=props.get("Description", ""),
             EventBusName=bus,
+            **trigger,
         )
         events.put_targets(Rule=name, EventBusName=bus, Targets=props.get("Targets", []))
+        if "ScheduleExpression" in props and props.get("State", "ENABLED") == "ENABLED":
+            period = _rate_seconds(props["ScheduleExpression"])
+            for raw, target in zip(properties.get("Targets", []), props.get("Targets", []), strict=True):
+                queue = raw["Arn"]["Fn::GetAtt"][0]  # the stack's own queue (the only schedule target it has)
+                body = target.get("Input", "{}")
+                self._deployment.scheduled_targets.append(
+                    ScheduledTarget(name, period, self._resolver.ref(queue), body)
+                )
 
     def _dynamodb_table(self, logical_id: str, properties: Mapping[str, Any]) -> None:
         props = self._resolved(properties)
@@ -389,6 +414,18 @@ class Provisioner:
                 maximum_concurrency=props.get("ScalingConfig", {}).get("MaximumConcurrency"),
             )
         )
+
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_RATE_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def _rate_seconds(expression: str) -> int:
+    """The period of an EventBridge rate() expression, in seconds (cron schedules are not run locally)."""
+    match = _RATE.fullmatch(expression)
+    if match is None:
+        raise ValueError(f"the sandbox runs rate() schedules only, not {expression!r}")
+    return int(match.group(1)) * _RATE_UNIT_SECONDS[match.group(2).rstrip("s")]
 
 
 def _references(value: Any) -> set[str]:

@@ -54,6 +54,28 @@ def test_media_reads_the_exact_version_and_reports_missing(aws: None) -> None:
     assert media.head(VideoRef(MEDIA_BUCKET, "nope.mp4", None, "etag")) is None
 
 
+def test_media_reads_a_range_of_the_exact_version(aws: None) -> None:
+    # Given a versioned key whose first version is an MP4 head and whose latest is longer text
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=MEDIA_BUCKET)
+    s3.put_bucket_versioning(Bucket=MEDIA_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    first = MP4_HEAD + b"0123456789"
+    v1 = s3.put_object(Bucket=MEDIA_BUCKET, Key="clip.mp4", Body=first)["VersionId"]
+    s3.put_object(Bucket=MEDIA_BUCKET, Key="clip.mp4", Body=b"x" * 200)
+    media = S3MediaObjects(s3)
+    ref = VideoRef(MEDIA_BUCKET, "clip.mp4", v1, None)
+    # When ranges of the first version are read
+    middle = media.read_range(ref, len(MP4_HEAD) + 2, 4)
+    tail = media.read_range(ref, len(first) - 3, 100)
+    past = [media.read_range(ref, offset, 8) for offset in (len(first), len(first) + 50)]
+    # Then they are that version's bytes, fewer at its end, and nothing at or past its end
+    assert middle == b"2345"
+    assert tail == b"789"
+    assert past == [b"", b""]
+    # And the latest version (no VersionId) is read when the reference names none
+    assert media.read_range(VideoRef(MEDIA_BUCKET, "clip.mp4", None, "etag"), 150, 100) == b"x" * 50
+
+
 def test_lake_put_get_delete(aws: None) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")
@@ -137,3 +159,21 @@ def test_s3_event_through_eventbridge_parses(aws: None) -> None:
     # And the ETag is read from AWS's spelling, the object's real ETag
     assert "etag" in json.loads(message["Body"])["detail"]["object"]
     assert parsed.video.etag == s3.head_object(Bucket=MEDIA_BUCKET, Key="in/a b+c.mp4")["ETag"].strip('"')  # type: ignore[union-attr]
+
+
+def test_a_schedule_rule_gets_no_events_as_in_aws(aws: None) -> None:
+    # Given a schedule rule (the scheduler's tick) and an event rule on the default bus, as the sandbox corrects moto
+    follow_aws()
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    events = boto3.client("events", region_name="us-east-1")
+    tick_url, tick_arn = _queue(sqs, "tick")
+    events_url, events_arn = _queue(sqs, "events")
+    events.put_rule(Name="tick", ScheduleExpression="rate(1 minute)")
+    events.put_targets(Rule="tick", Targets=[{"Id": "q", "Arn": tick_arn, "Input": '{"kind": "tick"}'}])
+    events.put_rule(Name="all", EventPattern=json.dumps({"source": ["modlake"]}))
+    events.put_targets(Rule="all", Targets=[{"Id": "q", "Arn": events_arn}])
+    # When an event is put on the bus
+    events.put_events(Entries=[{"Source": "modlake", "DetailType": "Video Moderated", "Detail": "{}"}])
+    # Then the event rule delivers it and the schedule rule does not (moto alone would deliver it to both)
+    assert len(_receive(sqs, events_url)) == 1
+    assert sqs.receive_message(QueueUrl=tick_url, WaitTimeSeconds=0).get("Messages", []) == []

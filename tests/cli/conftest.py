@@ -27,6 +27,9 @@ OUTPUTS = {
     "AthenaWorkGroupName": "modlake-test",
     "AthenaResultsBucketName": "modlake-test-athena-results",
     "DigestFunctionName": "modlake-test-send-digest",
+    "BackfillFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:modlake-test-backfill",
+    "BatchOperationsRoleArn": "arn:aws:iam::123456789012:role/modlake-test-batch-operations",
+    "RekognitionPricePerMinute": "0.12",
 }
 # A file that starts like an MP4: a box size, then the `ftyp` box type.
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"

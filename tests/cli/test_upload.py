@@ -160,6 +160,8 @@ def start_environment(**overrides: str) -> dict[str, str]:
         "MIN_CONFIDENCE": "50",
         "VIDEO_SUFFIXES": json.dumps(["mp4"]),
         "KEY_PREFIX": "incoming/",
+        "JOB_LIMIT": "20",
+        "MAX_VIDEO_MINUTES": "0",
         **overrides,
     }
 

@@ -95,6 +95,8 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
             "MIN_CONFIDENCE": "50",
             "VIDEO_SUFFIXES": '["mp4", "mov"]',
             "KEY_PREFIX": "",
+            "JOB_LIMIT": "20",
+            "MAX_VIDEO_MINUTES": "0",
             "EVENT_BUS_NAME": "default",
             "EVENT_SOURCE": "modlake",
             "AGGREGATE_BY": "TIMESTAMPS",

@@ -10,7 +10,7 @@ from botocore.stub import ANY, Stubber
 from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.models import VideoRef, VideoStatus
 from functions.common.settings import SettingsError
-from tests.fakes import MP4_HEAD
+from tests.fakes import movie_bytes
 from tests.handlers.conftest import TABLE, LambdaContext, Sandbox, load_handler
 from tests.helpers import MEDIA_BUCKET, load_event, sqs_event
 
@@ -23,7 +23,7 @@ START_PARAMS = {
 }
 
 
-def event_for(sandbox: Sandbox, name: str, body: bytes | None = MP4_HEAD + b"\x00" * 64) -> dict[str, Any]:
+def event_for(sandbox: Sandbox, name: str, body: bytes | None = movie_bytes()) -> dict[str, Any]:
     """A tests/events/ event whose object really exists in the sandbox bucket (exact version)."""
     event = load_event(name)
     if body is not None:
@@ -74,7 +74,9 @@ def test_rekognition_receives_the_exact_key_and_version(sandbox: Sandbox, rekogn
     rekognition_stub.assert_no_pending_responses()
 
 
-def test_job_limit_puts_videos_on_a_delayed_retry_not_in_the_dlq(sandbox: Sandbox, rekognition_stub: Stubber) -> None:
+def test_job_limit_leaves_videos_waiting_in_dynamodb_not_on_any_queue(
+    sandbox: Sandbox, rekognition_stub: Stubber
+) -> None:
     # Given the account's concurrent-job limit is reached
     events = [event_for(sandbox, "s3_object_created_put.json"), event_for(sandbox, "s3_object_created_multipart.json")]
     rekognition_stub.add_client_error(
@@ -82,11 +84,12 @@ def test_job_limit_puts_videos_on_a_delayed_retry_not_in_the_dlq(sandbox: Sandbo
     )
     # When a batch arrives
     response = load_handler("start_moderation").handler(sqs_event(*events), LambdaContext())
-    # Then nothing fails (no DLQ path), both videos are QUEUED and two delayed retries wait on the start queue
+    # Then nothing fails (no DLQ path), both videos wait in the upload lane, and no message waits for them
     assert response["batchItemFailures"] == []
     store = DynamoVideoStore(sandbox.dynamodb, TABLE)
     assert {store.get(video_of(e).video_id).status for e in events} == {VideoStatus.QUEUED}
-    assert sandbox.queue_depth(sandbox.start_queue_url)["ApproximateNumberOfMessagesDelayed"] == 2
+    assert {r.video_id for r in store.next_waiting(10)} == {video_of(e).video_id for e in events}
+    assert sum(int(n) for n in sandbox.queue_depth(sandbox.start_queue_url).values()) == 0
     rekognition_stub.assert_no_pending_responses()  # the second video did not call Rekognition
 
 

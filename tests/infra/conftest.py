@@ -39,4 +39,7 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         quicksight_principal_arn=QUICKSIGHT_PRINCIPAL,
         athena_bytes_scanned_cutoff=1_000_000_000,
         athena_results_retention_days=7,
+        rekognition_job_limit=50,
+        max_video_minutes=90,
+        rekognition_price_per_minute=0.08,
     )

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from functions.common.settings import CollectSettings, DigestSettings, EnvSettings, StartSettings
+from functions.common.settings import BackfillSettings, CollectSettings, DigestSettings, EnvSettings, StartSettings
 from tests.infra.synth import Synth, render
 
 pytestmark = pytest.mark.slow
@@ -16,6 +16,7 @@ SETTINGS: dict[str, type[EnvSettings]] = {
     "start_moderation": StartSettings,
     "collect_results": CollectSettings,
     "send_digest": DigestSettings,
+    "queue_backfill": BackfillSettings,
 }
 
 
@@ -54,6 +55,7 @@ def test_settings_values_come_from_the_config(prod: Synth) -> None:
     assert start.media_bucket == f"<{prod.output_ref('MediaBucketName')}>"
     assert start.start_queue_url == f"<{prod.output_ref('StartQueueUrl')}>"
     assert start.rekognition_topic_arn == f"<{prod.output_ref('RekognitionTopicArn')}>"
+    assert (start.job_limit, start.max_video_seconds) == (config.rekognition_job_limit, 90 * 60) == (50, 5400)
     assert collect.category_thresholds == {"Violence": 60.0, "Alcohol": 95.5}
     assert collect.ignored_categories == ("Swimwear or Underwear",)
     assert collect.aggregate_by == "SEGMENTS"

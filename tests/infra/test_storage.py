@@ -180,4 +180,8 @@ def test_outputs_name_what_operators_need(dev: Synth) -> None:
         "DigestTopicArn",
         "DigestFunctionName",
         "DashboardName",
+        "BackfillFunctionArn",
+        "BatchOperationsRoleArn",
+        "RekognitionPricePerMinute",
+        "ModerationRules",
     }

@@ -11,9 +11,10 @@ from functions.common.containers import looks_like_mp4_or_mov
 from functions.common.errors import RekognitionBusy
 from functions.common.lake import LakeWriter, read_parquet
 from functions.common.messages import ObjectDeleted, RetryStart
-from functions.common.models import MAX_VIDEO_BYTES, JobNotification, VideoStatus
+from functions.common.models import MAX_VIDEO_BYTES, JobNotification, VideoSource, VideoStatus
 from functions.common.ports import MAX_DELAY_SECONDS
 from functions.start_moderation.logic import (
+    SLOTS_BUSY,
     StartDeps,
     StartOutcome,
     StartRun,
@@ -26,6 +27,7 @@ from tests.fakes import (
     InMemoryObjects,
     InMemoryVideoStore,
     RecordingQueue,
+    movie_bytes,
     reject,
 )
 from tests.helpers import NOW, video
@@ -41,6 +43,7 @@ def world() -> StartDeps:
         retries=RecordingQueue(),
         min_confidence=50.0,
         video_suffixes=("mp4", "mov"),
+        job_limit=2,
         clock=lambda: NOW,
         rng=lambda low, high: high,
     )
@@ -183,69 +186,134 @@ def test_rekognition_rejections_are_recorded(world: StartDeps) -> None:
     assert world.store.get(b.video_id).status is VideoStatus.FAILED
 
 
-@pytest.mark.parametrize(
-    "code", ["LimitExceededException", "ProvisionedThroughputExceededException", "ThrottlingException"]
-)
-def test_busy_rekognition_queues_the_video_with_a_delayed_retry(world: StartDeps, code: str) -> None:
-    # Given Rekognition is out of capacity
+def test_job_limit_leaves_the_video_waiting_in_its_lane_without_a_retry_message(world: StartDeps) -> None:
+    # Given Rekognition refuses the start at its job limit (another workload holds the slots)
+    clip = world.media.add(video())
+    world.moderation.errors = [RekognitionBusy("LimitExceededException", "too many jobs")]
+    # When the video is handled
+    outcome = StartRun(world).start(clip)
+    # Then it waits in the upload lane, and nothing is scheduled to ask Rekognition again
+    assert outcome is StartOutcome.QUEUED
+    record = world.store.get(clip.video_id)
+    assert record.status is VideoStatus.QUEUED and record.status_reason == "LimitExceededException"
+    assert world.retries.sent == []
+    assert [r.video_id for r in world.store.next_waiting(5)] == [clip.video_id]
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
+def test_tps_throttling_queues_the_video_with_a_short_delayed_retry(world: StartDeps, code: str) -> None:
+    # Given Rekognition throttles the request rate (not the job limit)
     clip = world.media.add(video())
     world.moderation.errors = [RekognitionBusy(code, "slow down")]
     # When the video is handled
     outcome = StartRun(world).start(clip)
-    # Then it is QUEUED and a delayed retry message is on the start queue
+    # Then it is QUEUED and one delayed retry is on the start queue, seconds away
     assert outcome is StartOutcome.QUEUED
     record = world.store.get(clip.video_id)
     assert record.status is VideoStatus.QUEUED and record.attempts == 1 and record.status_reason == code
     [(message, delay)] = world.retries.sent
     assert message["kind"] == "modlake.retry_start" and message["attempt"] == 1 and not message["kicked"]
-    assert message["video"]["key"] == clip.key and 0 < delay <= MAX_DELAY_SECONDS
+    assert message["video"]["key"] == clip.key and delay == 2
 
 
-def test_job_limit_queues_the_rest_of_the_batch_without_calling_rekognition(world: StartDeps) -> None:
-    # Given two slots and five videos in one batch
+def test_a_full_count_of_modlakes_own_jobs_waits_without_calling_rekognition(world: StartDeps) -> None:
+    # Given modlake already runs job_limit (2) jobs
+    run = StartRun(world)
+    for i in range(2):
+        assert run.start(world.media.add(video(f"running{i}.mp4"))) is StartOutcome.STARTED
+    calls = world.moderation.start_calls
+    # When three more uploads arrive, in a later batch
+    later = StartRun(world)
+    outcomes = [later.start(world.media.add(video(f"new{i}.mp4"))) for i in range(3)]
+    # Then they wait, and Rekognition was not asked once (no refused call)
+    assert outcomes == [StartOutcome.QUEUED] * 3
+    assert world.moderation.start_calls == calls
+    assert {r.status_reason for r in world.store.next_waiting(10)} == {SLOTS_BUSY}
+
+
+def test_after_one_refusal_the_rest_of_the_batch_waits_without_calling_rekognition(world: StartDeps) -> None:
+    # Given modlake counts two free slots but another workload holds one of them
+    world.moderation.max_jobs = 1
     clips = [world.media.add(video(f"v{i}.mp4")) for i in range(5)]
     run = StartRun(world)
     # When the batch is handled
     outcomes = [run.start(c) for c in clips]
-    # Then two start, three wait, and Rekognition was asked only once past its limit
-    assert outcomes.count(StartOutcome.STARTED) == 2
-    assert outcomes.count(StartOutcome.QUEUED) == 3
-    assert world.moderation.start_calls == 3
-    assert len(world.retries.sent) == 3
+    # Then one starts, four wait, and Rekognition refused exactly one call
+    assert outcomes.count(StartOutcome.STARTED) == 1
+    assert outcomes.count(StartOutcome.QUEUED) == 4
+    assert world.moderation.start_calls == 2
+    assert world.retries.sent == []
 
 
-def test_retry_chain_backs_off_until_started(world: StartDeps) -> None:
-    # Given a video that keeps meeting a full account
-    clip = world.media.add(video())
+def test_fill_pass_gives_free_slots_to_uploads_before_backfill(world: StartDeps) -> None:
+    # Given three backfill videos and then two uploads waiting, and both slots now free
     world.moderation.max_jobs = 0
-    delays = []
-    message = RetryStart(clip, attempt=0)
-    for _ in range(12):
-        run = StartRun(world)
-        assert run.handle(message) is StartOutcome.QUEUED
-        body, delay = world.retries.sent[-1]
-        delays.append(delay)
-        message = RetryStart(clip, attempt=body["attempt"])
-    # When a slot frees
-    world.moderation.max_jobs = 1
-    outcome = StartRun(world).handle(message)
-    # Then the video starts; delays grew and never exceeded SQS's 15 minutes
-    assert outcome is StartOutcome.STARTED
-    assert delays == sorted(delays) and delays[0] < delays[-1] == MAX_DELAY_SECONDS
-    assert world.store.get(clip.video_id).status is VideoStatus.IN_PROGRESS
+    run = StartRun(world)
+    backfill = [world.media.add(video(f"old{i}.mp4", source=VideoSource.BACKFILL)) for i in range(3)]
+    uploads = [world.media.add(video(f"new{i}.mp4")) for i in range(2)]
+    for clip in [*backfill, *uploads]:
+        run.start(clip)
+    world.moderation.max_jobs = 2
+    # When a fill pass runs
+    outcome = StartRun(world).fill_slots()
+    # Then the two uploads got the slots, though the backfill videos waited longer
+    assert outcome is StartOutcome.FILL_PASS
+    running = {c.key for c in [*backfill, *uploads] if world.store.get(c.video_id).status is VideoStatus.IN_PROGRESS}
+    assert running == {"new0.mp4", "new1.mp4"}
 
 
-def test_kicked_retry_that_finds_no_slot_does_not_fork_the_chain(world: StartDeps) -> None:
-    # Given a queued video whose own retry chain exists
+def test_fill_pass_stops_at_the_first_refusal(world: StartDeps) -> None:
+    # Given five waiting videos, free slots by modlake's count, but another workload holds every slot
+    world.moderation.max_jobs = 0
+    run = StartRun(world)
+    for i in range(5):
+        run.start(world.media.add(video(f"v{i}.mp4")))
+    calls = world.moderation.start_calls
+    # When a fill pass runs
+    StartRun(world).fill_slots()
+    # Then it asked Rekognition once, and every video still waits
+    assert world.moderation.start_calls == calls + 1
+    assert len(world.store.next_waiting(10)) == 5
+
+
+def test_fill_pass_with_every_slot_counted_busy_calls_nothing(world: StartDeps) -> None:
+    # Given modlake runs job_limit jobs and one video waits
+    run = StartRun(world)
+    for i in range(2):
+        run.start(world.media.add(video(f"running{i}.mp4")))
+    StartRun(world).start(world.media.add(video("waiting.mp4")))
+    calls = world.moderation.start_calls
+    # When the tick's fill pass runs
+    StartRun(world).fill_slots()
+    # Then Rekognition is not asked: no slot can be free
+    assert world.moderation.start_calls == calls
+
+
+def test_an_upload_of_a_version_waiting_as_backfill_moves_it_to_the_upload_lane(world: StartDeps) -> None:
+    # Given a stored version waiting in the backfill lane
+    world.moderation.max_jobs = 0
+    stored = world.media.add(video("same.mp4", source=VideoSource.BACKFILL))
+    StartRun(world).start(stored)
+    assert world.store.get(stored.video_id).video.source is VideoSource.BACKFILL
+    # When its upload event arrives too
+    StartRun(world).start(replace(stored, source=VideoSource.UPLOAD))
+    # Then it is one video, an upload, still waiting once
+    record = world.store.get(stored.video_id)
+    assert record.video.source is VideoSource.UPLOAD and record.status is VideoStatus.QUEUED
+    assert len(world.store.next_waiting(10)) == 1
+
+
+def test_kicked_retry_that_finds_no_slot_stays_waiting_without_a_message(world: StartDeps) -> None:
+    # Given a queued video
     clip = world.media.add(video())
     world.moderation.max_jobs = 0
     StartRun(world).start(clip)
-    assert len(world.retries.sent) == 1
     # When a kicked try also meets a full account
     outcome = StartRun(world).handle(RetryStart(clip, attempt=1, kicked=True))
-    # Then no second chain is created
+    # Then it still waits and nothing is sent
     assert outcome is StartOutcome.QUEUED
-    assert len(world.retries.sent) == 1
+    assert world.store.get(clip.video_id).status is VideoStatus.QUEUED
+    assert world.retries.sent == []
 
 
 def test_retry_for_a_started_video_changes_nothing(world: StartDeps) -> None:
@@ -255,11 +323,48 @@ def test_retry_for_a_started_video_changes_nothing(world: StartDeps) -> None:
     assert world.moderation.start_calls == 1
 
 
-def test_retry_delay_is_capped_and_longer_for_job_limit() -> None:
+def test_throttle_retry_delay_grows_and_is_capped() -> None:
     high = lambda low, high: high  # noqa: E731
-    assert retry_delay(1, RekognitionBusy("LimitExceededException"), high) == 30
-    assert retry_delay(1, RekognitionBusy("ThrottlingException"), high) == 2
-    assert retry_delay(50, RekognitionBusy("LimitExceededException"), high) == MAX_DELAY_SECONDS
+    assert [retry_delay(n, high) for n in (1, 2, 3)] == [2, 4, 8]
+    assert retry_delay(50, high) == MAX_DELAY_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("duration_ms", "policy_minutes", "reason"),
+    [
+        (6 * 3600 * 1000 + 1000, None, "over Rekognition's 6-hour limit"),
+        (31 * 60 * 1000, 30, "over the max_video_minutes policy (30)"),
+    ],
+)
+def test_a_video_too_long_is_skipped_before_any_job(
+    world: StartDeps, duration_ms: int, policy_minutes: int | None, reason: str
+) -> None:
+    # Given a video whose header says it is longer than allowed
+    world.max_video_seconds = policy_minutes * 60 if policy_minutes else None
+    clip = world.media.add(video(), movie_bytes(duration_ms))
+    # When it is handled
+    outcome = StartRun(world).start(clip)
+    # Then it is SKIPPED with the reason and Rekognition was never asked
+    assert outcome is StartOutcome.SKIPPED
+    assert reason in world.store.get(clip.video_id).status_reason
+    assert world.moderation.start_calls == 0
+
+
+def test_a_video_within_the_policy_starts(world: StartDeps) -> None:
+    world.max_video_seconds = 30 * 60
+    clip = world.media.add(video(), movie_bytes(30 * 60 * 1000))
+    assert StartRun(world).start(clip) is StartOutcome.STARTED
+
+
+def test_a_truncated_movie_is_skipped_with_the_parsers_reason(world: StartDeps) -> None:
+    # Given an MP4 whose moov box was cut off
+    clip = world.media.add(video(), movie_bytes()[:60])
+    # When it is handled
+    outcome = StartRun(world).start(clip)
+    # Then it is skipped as truncated, before any job
+    assert outcome is StartOutcome.SKIPPED
+    assert "truncated" in world.store.get(clip.video_id).status_reason
+    assert world.moderation.start_calls == 0
 
 
 def test_container_sniffing() -> None:

@@ -37,11 +37,14 @@ from functions.common.table_design import (
     PARTITION_KEY,
     SORT_KEY,
     SUMMARY_SK,
+    WAITING,
     label_chunk_sk,
     video_pk,
 )
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
+WAIT_LANE = "wait_lane"  # set only while a video is QUEUED: its lane in the waiting index
+WAIT_LANES = (VideoSource.UPLOAD, VideoSource.BACKFILL)  # the order slots are given out in
 MAX_BATCH_ATTEMPTS = 8
 _CHECKPOINT_FIELDS = (
     "ckpt_token",
@@ -83,6 +86,11 @@ def _identity(video: VideoRef, now: datetime) -> dict[str, Any]:
         "size_bytes": video.size,
         "uploaded_at": iso(video.uploaded_at or now),
     }
+
+
+def _kept_if_set(video: VideoRef) -> tuple[str, ...]:
+    """An upload's source overrides a backfill's; a backfill never relabels a video first seen as an upload."""
+    return ("source",) if video.source is VideoSource.BACKFILL else ()
 
 
 def _number(value: Any, kind: Callable[[Any], Any]) -> Any:
@@ -183,6 +191,33 @@ class DynamoVideoStore:
     def oldest_in_status(self, status: VideoStatus, limit: int) -> list[VideoRecord]:
         return self._query_index(BY_STATUS.name, BY_STATUS.partition_key, str(status), limit=limit)
 
+    def count_in_status(self, status: VideoStatus) -> int:
+        """How many videos are in this status now (a COUNT query on by_status; the index lags by moments)."""
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": BY_STATUS.name,
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": BY_STATUS.partition_key},
+            "ExpressionAttributeValues": _serialize({":v": str(status)}),
+            "Select": "COUNT",
+        }
+        total = 0
+        while True:
+            response = self.dynamodb.query(**args)
+            total += int(response.get("Count", 0))
+            if "LastEvaluatedKey" not in response:
+                return total
+            args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def next_waiting(self, limit: int) -> list[VideoRecord]:
+        """The videos that get the next free slots: waiting uploads oldest first, then waiting backfill."""
+        found: list[VideoRecord] = []
+        for lane in WAIT_LANES:
+            if len(found) >= limit:
+                break
+            found.extend(self._query_index(WAITING.name, WAITING.partition_key, str(lane), limit=limit - len(found)))
+        return found
+
     def newest_in_status(self, status: VideoStatus, limit: int) -> list[VideoRecord]:
         """The videos that most recently entered this status, newest first (what `modlake status` lists)."""
         return self._query_index(BY_STATUS.name, BY_STATUS.partition_key, str(status), limit=limit, forward=False)
@@ -260,14 +295,13 @@ class DynamoVideoStore:
             "updated_at": iso(now),
             "attempts": attempts,
             "status_reason": reason,
+            WAIT_LANE: str(video.source),
         }
-        # status_since keeps the first time the video queued, so the oldest waiting video goes first.
+        # status_since keeps the first time the video queued, so the oldest waiting video goes first; a backfill
+        # task for a version already waiting as an upload leaves it in the upload lane.
+        kept = ("status_since", *((WAIT_LANE,) if video.source is VideoSource.BACKFILL else ()), *_kept_if_set(video))
         return self._update(
-            video.video_id,
-            sets,
-            self._NEW_OR_QUEUED,
-            {":queued": str(VideoStatus.QUEUED)},
-            keep_existing=("status_since",),
+            video.video_id, sets, self._NEW_OR_QUEUED, {":queued": str(VideoStatus.QUEUED)}, keep_existing=kept
         )
 
     def claim_waiting(self, video_id: str, now: datetime, hold_seconds: int) -> bool:
@@ -288,7 +322,12 @@ class DynamoVideoStore:
             "min_confidence": min_confidence,
         }
         return self._update(
-            video.video_id, sets, self._NEW_OR_QUEUED, {":queued": str(VideoStatus.QUEUED)}, removes=("status_reason",)
+            video.video_id,
+            sets,
+            self._NEW_OR_QUEUED,
+            {":queued": str(VideoStatus.QUEUED)},
+            removes=("status_reason", WAIT_LANE),
+            keep_existing=_kept_if_set(video),
         )
 
     def mark_not_started(self, video: VideoRef, status: VideoStatus, reason: str, now: datetime) -> bool:
@@ -301,7 +340,14 @@ class DynamoVideoStore:
             "dt": partition_date(now),
             "flagged": False,
         }
-        return self._update(video.video_id, sets, self._NEW_OR_QUEUED, {":queued": str(VideoStatus.QUEUED)})
+        return self._update(
+            video.video_id,
+            sets,
+            self._NEW_OR_QUEUED,
+            {":queued": str(VideoStatus.QUEUED)},
+            removes=(WAIT_LANE,),
+            keep_existing=_kept_if_set(video),
+        )
 
     def save_checkpoint(self, video_id: str, checkpoint: CollectCheckpoint, expected_chunks: int) -> bool:
         sets = {
@@ -379,6 +425,7 @@ class DynamoVideoStore:
             sets,
             "attribute_exists(pk) AND #status <> :deleted",
             {":deleted": str(VideoStatus.DELETED)},
+            removes=(WAIT_LANE,),
         )
 
     # --- labels --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from functions.common.adapters.clients import error_code
 from functions.common.models import ObjectInfo, VideoRef
 
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
+_PAST_THE_END = {"InvalidRange", "416"}  # a Range starting at or past the object's end (HTTP 416)
 
 
 def _version_args(video: VideoRef) -> dict[str, str]:
@@ -40,6 +41,22 @@ class S3MediaObjects:
         response = self.s3.get_object(
             Bucket=video.bucket, Key=video.key, Range=f"bytes=0-{length - 1}", **_version_args(video)
         )
+        return bytes(response["Body"].read())
+
+    def read_range(self, video: VideoRef, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        try:
+            response = self.s3.get_object(
+                Bucket=video.bucket,
+                Key=video.key,
+                Range=f"bytes={offset}-{offset + length - 1}",
+                **_version_args(video),
+            )
+        except ClientError as error:
+            if error_code(error) in _PAST_THE_END:
+                return b""
+            raise
         return bytes(response["Body"].read())
 
 

@@ -62,18 +62,21 @@ def test_every_queue_has_the_templates_settings(stack: LocalStack) -> None:
             assert actual == expected, f"{logical_id}.{name}"
 
 
-def test_every_rule_has_the_templates_pattern_and_targets(stack: LocalStack) -> None:
-    # Given the template's EventBridge rules
+def test_every_rule_has_the_templates_pattern_or_schedule_and_targets(stack: LocalStack) -> None:
+    # Given the template's EventBridge rules (two S3 event rules and the scheduler's tick)
     rules = _resources(stack, "AWS::Events::Rule")
-    assert len(rules) == 2
+    assert len(rules) == 3
     events = stack.client("events")
     for logical_id, properties in rules.items():
         name = stack.deployment.physical_id(logical_id)  # type: ignore[union-attr]
         # When the rule and its targets are read back
         rule = events.describe_rule(Name=name)
         targets = events.list_targets_by_rule(Rule=name)["Targets"]
-        # Then the pattern, the state and every target setting are the template's
-        assert json.loads(rule["EventPattern"]) == properties["EventPattern"]
+        # Then the pattern (or schedule), the state and every target setting are the template's
+        if "ScheduleExpression" in properties:
+            assert rule["ScheduleExpression"] == properties["ScheduleExpression"]
+        else:
+            assert json.loads(rule["EventPattern"]) == properties["EventPattern"]
         assert rule["State"] == properties["State"]
         assert targets == properties["Targets"]
 
@@ -156,7 +159,7 @@ def test_each_function_runs_with_exactly_its_templates_environment(stack: LocalS
         for logical_id, properties in _resources(stack, "AWS::Lambda::Function").items()
         if str(properties.get("Handler", "")).startswith("functions.")
     }
-    assert len(functions) == 3
+    assert len(functions) == 4
     for logical_id, properties in functions.items():
         # When the runner's host for it is looked up
         host = stack.runner.hosts[logical_id]
