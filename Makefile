@@ -52,9 +52,10 @@ synth: install ## write cdk.out/modlake-$(STAGE).template.json
 	$(CDK) synth --quiet -c stage=$(STAGE) > /dev/null
 	@echo "wrote cdk.out/modlake-$(STAGE).template.json"
 
-bench: install ## collector and local moderation benchmarks (print one JSON object per line)
+bench: install ## collector, local moderation and burst-scheduling benchmarks (print one JSON object per line)
 	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m bench.collector
 	$(BIN)/python -m bench.moderation
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m bench.burst
 
 PORT ?= 4566
 serve: install ## the local AWS endpoint on 127.0.0.1:$(PORT) (our Rekognition Video and Athena, moto for the rest)

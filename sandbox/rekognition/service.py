@@ -84,6 +84,17 @@ class ServiceStats:
 
 
 @dataclass(frozen=True)
+class StartedJob:
+    """One job this service started: when (its clock), its id, and the exact object version it moderates."""
+
+    started_at: float
+    job_id: str
+    bucket: str
+    key: str
+    version: str | None
+
+
+@dataclass(frozen=True)
 class _Parameters:
     """What a start asked for; a reused ClientRequestToken must come with exactly these again."""
 
@@ -211,6 +222,7 @@ class RekognitionService:
         self._pending_work = 0  # jobs whose worker has not finished (analysis and notification)
         self._started = 0
         self._max_in_progress = 0
+        self._started_jobs: list[StartedJob] = []
         self._closed = False
         self._workers = ThreadPoolExecutor(max_workers=settings.analysis_workers, thread_name_prefix="rekognition")
 
@@ -249,6 +261,11 @@ class RekognitionService:
         with self._lock:
             return ServiceStats(self._started, self._in_progress, self._max_in_progress)
 
+    def started_jobs(self) -> list[StartedJob]:
+        """Every job started so far, in the order they started (tests check order and "one job per video")."""
+        with self._lock:
+            return list(self._started_jobs)
+
     # StartContentModeration
 
     def _start(self, request: dict[str, Any], context: RequestContext) -> dict[str, Any]:
@@ -281,6 +298,9 @@ class RekognitionService:
             self._pending_work += 1
             self._started += 1
             self._max_in_progress = max(self._max_in_progress, self._in_progress)
+            self._started_jobs.append(
+                StartedJob(self._clock(), job_id, parameters.bucket, parameters.name, parameters.version)
+            )
             claim.job_id = job_id
         claim.done.set()
         try:
