@@ -15,7 +15,9 @@ The model (every number is a constant below):
   POLLERS = 2 concurrent Lambda pollers (the stack's maximum concurrency) in batches of up to BATCH_SIZE = 10;
   one batch is one StartRun. A message costs MESSAGE_SECONDS = 0.1 s of handler time plus START_CALL_SECONDS = 0.2 s
   per StartContentModeration call it makes; its effects happen when its turn in the batch comes, so the two
-  pollers' batches interleave message by message. A poller takes its next batch as soon as one is receivable.
+  pollers' batches interleave message by message. As the stack's event source mapping does, a poller that finds
+  fewer than BATCH_SIZE messages waits up to BATCHING_WINDOW_SECONDS = 5 s after the first for more (so a kick
+  reaches its start up to 5 s after the slot freed).
 - Tick: fill_slots_message() on the start queue every TICK_SECONDS = 60 s, the first at t = 60 s.
 - Completions: a job's completion reaches collect_results COMPLETION_DELAY_SECONDS = 2 s after it ends
   (SNS → SQS), as Rekognition's payload in an SNS envelope; collect_results runs at once (its queue is never the
@@ -97,6 +99,7 @@ from sandbox.memory import _LANE_ORDER, InMemoryVideoStore, RecordingEvents, mov
 JOB_LIMIT = 20
 POLLERS = 2
 BATCH_SIZE = 10
+BATCHING_WINDOW_SECONDS = 5.0  # the start queue's MaximumBatchingWindowInSeconds (stacks/moderation.py)
 MESSAGE_SECONDS = 0.1
 START_CALL_SECONDS = 0.2
 TICK_SECONDS = 60.0
@@ -324,6 +327,16 @@ class SimQueue:
     def next_visible(self) -> float | None:
         return self.messages[0][0] if self.messages else None
 
+    def receivable(self, limit: int) -> int:
+        """How many messages a receive now would return (at most limit)."""
+        ready = 0
+        for visible_at, _, _ in self.messages:
+            if visible_at <= self.sim.now:
+                ready += 1
+                if ready >= limit:
+                    break
+        return ready
+
 
 class CollectQueue:
     """collect_results' own queue (throttled or checkpointed collections): delivered back after the delay."""
@@ -358,6 +371,7 @@ class Poller:
     name: int
     busy: bool = False
     wake_at: float | None = None
+    window_ends: float | None = None  # when the batching window that the first receivable message opened closes
     run: StartRun | None = None
     batch: deque[str] = field(default_factory=deque)
 
@@ -479,12 +493,21 @@ class Simulation:
         if poller.busy or poller.wake_at != at:
             return  # superseded by an earlier wake
         poller.wake_at = None
-        batch = self.start_queue.receive(BATCH_SIZE)
-        if not batch:
+        ready = self.start_queue.receivable(BATCH_SIZE)
+        if ready == 0:
+            poller.window_ends = None
             upcoming = self.start_queue.next_visible()
             if upcoming is not None:
                 self.wake(poller, upcoming)
             return
+        if ready < BATCH_SIZE:
+            if poller.window_ends is None:
+                poller.window_ends = self.now + BATCHING_WINDOW_SECONDS
+            if self.now < poller.window_ends:
+                self.wake(poller, poller.window_ends)
+                return
+        poller.window_ends = None
+        batch = self.start_queue.receive(BATCH_SIZE)
         poller.busy, poller.run, poller.batch = True, StartRun(self.start_deps), deque(batch)
         self.step(poller)
 

@@ -1,5 +1,6 @@
 -- Purpose: Videos modlake could not moderate over a range of UTC days: FAILED (Rekognition refused the
--- request or the job failed) and SKIPPED (not a video it moderates), with the reason, newest first.
+-- request or the job failed) and SKIPPED (not a video it moderates), with the reason and the source ('upload'
+-- or 'backfill'; rows written before the source column existed count as 'upload'), newest first.
 -- Parameters:
 --   day_from: first dt partition, yyyy-MM-dd (inclusive)
 --   day_to: last dt partition, yyyy-MM-dd (inclusive)
@@ -7,6 +8,7 @@ SELECT
   status,
   status_reason,
   concat('s3://', bucket, '/', object_key) AS video_uri,
+  coalesce(source, 'upload') AS source,
   object_key,
   version_id,
   job_id,

@@ -1,9 +1,11 @@
 -- Purpose: Flagged videos processed on one UTC day, most severe first: the video's S3 URI, its highest
--- label confidence, the second of video where it was first flagged and the categories that flagged it.
+-- label confidence, the second of video where it was first flagged and the categories that flagged it, and
+-- its source: 'upload' or 'backfill' (rows written before the source column existed count as 'upload').
 -- Parameters:
 --   day: the dt partition (UTC processing date), yyyy-MM-dd
 SELECT
   concat('s3://', bucket, '/', object_key) AS video_uri,
+  coalesce(source, 'upload') AS source,
   max_confidence,
   CAST(floor(first_flagged_ms / 1e3) AS bigint) AS first_flagged_second,
   array_join(flagged_categories, ', ') AS flagged_categories,

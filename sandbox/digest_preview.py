@@ -2,9 +2,10 @@
 
     python -m sandbox.digest_preview [--out DIR] [--timezone ZONE] [--day YYYY-MM-DD]
 
-Writes the sample lake (35 days ending with --day, written by the real start/collect code), runs
-send_digest's own logic over it with the local engine standing in for Athena, and leaves the
-archive Lambda would write (digest.html, digest.txt, digest.json) under DIR/digests/dt=<day>/.
+Writes the sample lake (35 days ending with --day, that day with a backfill of stored videos alongside its
+uploads, written by the real start/collect code), runs send_digest's own logic over it with the local engine
+standing in for Athena, and leaves the archive Lambda would write (digest.html, digest.txt, digest.json) under
+DIR/digests/dt=<day>/.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from functions.send_digest.logic import DigestDeps, DigestRequest, DigestResult,
 from functions.send_digest.period import previous_day
 from queries import SqlFile
 from sandbox.athena.engine import LakeQueryEngine
-from sandbox.sample_lake import write_sample_lake
+from sandbox.sample_lake import BACKFILL_VIDEOS, write_sample_lake
 
 SAMPLE_DAYS = 35
 PREVIEW_REGION = "us-east-1"
@@ -82,7 +83,7 @@ class NoMemory:
 
 def render_preview(out: Path, *, day: date, timezone: str, lake: Path) -> DigestResult:
     """Write the sample lake under `lake` and the day's digest archive under `out`."""
-    write_sample_lake(lake, end_day=day, days=SAMPLE_DAYS)
+    write_sample_lake(lake, end_day=day, days=SAMPLE_DAYS, backfill_videos=BACKFILL_VIDEOS)
     outbox = Outbox()
     with LakeQueryEngine(lake) as engine:
         deps = DigestDeps(
@@ -116,7 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = render_preview(out, day=day, timezone=args.timezone, lake=Path(lake))
     keys = archive_keys(day)
     print((out / keys["text"]).read_text(encoding="utf-8"))
-    print(f"digest for {day.isoformat()} ({args.timezone}): {result.details['flagged']} flagged")
+    flagged = f"{result.details['flagged']} flagged"
+    if "backfill_flagged" in result.details:
+        flagged += f", backfill {result.details['backfill_flagged']} flagged"
+    print(f"digest for {day.isoformat()} ({args.timezone}): {flagged}")
     print(f"  HTML: {out / keys['html']}")
     print(f"  text: {out / keys['text']}")
     print(f"  JSON: {out / keys['json']}")

@@ -32,7 +32,6 @@ class InMemoryVideoStore:
     def __init__(self) -> None:
         self.records: dict[str, VideoRecord] = {}
         self.labels: dict[str, dict[tuple[int, int], Detection]] = {}
-        self.kicked_at: dict[str, datetime] = {}
 
     def get(self, video_id: str) -> VideoRecord | None:
         record = self.records.get(video_id)
@@ -79,6 +78,7 @@ class InMemoryVideoStore:
             updated_at=now,
             attempts=attempts,
             status_reason=reason,
+            claimed_at=existing.claimed_at if existing else None,
         )
         return True
 
@@ -86,10 +86,17 @@ class InMemoryVideoStore:
         record = self.records.get(video_id)
         if record is None or record.status is not VideoStatus.QUEUED:
             return False
-        claimed = self.kicked_at.get(video_id)
+        claimed = record.claimed_at
         if claimed is not None and (now - claimed).total_seconds() < hold_seconds:
             return False
-        self.kicked_at[video_id] = now
+        record.claimed_at = now
+        return True
+
+    def release_claim(self, video_id: str) -> bool:
+        record = self.records.get(video_id)
+        if record is None or record.status is not VideoStatus.QUEUED:
+            return False
+        record.claimed_at = None
         return True
 
     def mark_in_progress(self, video: VideoRef, job_id: str, min_confidence: float, now: datetime) -> bool:
@@ -111,7 +118,12 @@ class InMemoryVideoStore:
         if not self._new_or_queued(video.video_id):
             return False
         self.records[video.video_id] = VideoRecord(
-            video=self._with_source(video), status=status, status_since=now, updated_at=now, status_reason=reason, completed_at=now
+            video=self._with_source(video),
+            status=status,
+            status_since=now,
+            updated_at=now,
+            status_reason=reason,
+            completed_at=now,
         )
         return True
 

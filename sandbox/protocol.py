@@ -1,4 +1,4 @@
-"""What the local AWS services share: the AWS JSON 1.1 wire format, AWS's error shape and model validation.
+"""What the local AWS services share: the AWS JSON 1.1 and REST-XML wire formats, AWS's error shapes, model validation.
 
 Each local service (Rekognition, Athena) is a `JsonService`: it gets an operation name, the decoded request
 and a `RequestContext`, and returns the response as a dict or raises `ServiceError`. Requests are checked
@@ -6,6 +6,11 @@ against botocore's service model the way AWS checks them (required members, leng
 ranges) and answer `ValidationException` in AWS's words, because botocore checks none of the patterns or
 enums on the client side. Responses can be checked against the same model, so a local service cannot
 return a member, type or enum value AWS would not.
+
+REST-XML services (S3 Control) reuse all of that: `rest_operation` finds the operation a method and path name,
+`rest_xml_request` decodes headers, URI labels, query string and XML body into the same input dict a JSON request
+gives (botocore's own REST-XML parser reads the body, as if the request were a response of the input shape), and
+`rest_xml_document` / `rest_xml_error` write the model's XML and the `<ErrorResponse>` error document.
 """
 
 from __future__ import annotations
@@ -19,12 +24,16 @@ import struct
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, Protocol
+from xml.etree import ElementTree
 
 import botocore.session
+from botocore.awsrequest import HeadersDict
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+from botocore.parsers import ResponseParserError, RestXMLParser
+from botocore.utils import parse_timestamp
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -279,3 +288,152 @@ def _compiled(pattern: str) -> re.Pattern[str]:
         return re.compile(pattern)
     except re.error:
         return re.compile(".*", re.DOTALL)  # a pattern Python cannot read constrains nothing here
+
+
+# --- REST-XML -------------------------------------------------------------------------------------------------------
+XML_CONTENT_TYPE = "application/xml"
+_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+_URI_LABEL = re.compile(r"\\\{(\w+)(\\\+)?\\\}")  # a label as re.escape leaves it: \{Name\} or \{Name\+\}
+MALFORMED_XML = "The XML you provided was not well-formed or did not validate against our published schema"
+
+
+@cache
+def _rest_routes(service_name: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
+    """(method, path pattern, operation) of every operation, the most literal path first."""
+    model = service_model(service_name)
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        path = str(http["requestUri"]).split("?", 1)[0]
+        pattern = _URI_LABEL.sub(
+            lambda label: f"(?P<{label[1]}>{'.+' if label[2] else '[^/]+'})", re.escape(path.rstrip("/") or "/")
+        )
+        literal = len(_URI_LABEL.sub("", re.escape(path)))
+        routes.append((literal, str(http["method"]), re.compile(pattern), name))
+    routes.sort(key=lambda route: -route[0])
+    return tuple((method, pattern, name) for _, method, pattern, name in routes)
+
+
+def rest_operation(service_name: str, method: str, path: str) -> tuple[OperationModel, dict[str, str]] | None:
+    """The REST operation a method and (decoded) path name, with its URI labels; None if no operation has them."""
+    for route_method, pattern, name in _rest_routes(service_name):
+        match = pattern.fullmatch(path.rstrip("/") or "/")
+        if match is not None and route_method == method:
+            return service_model(service_name).operation_model(name), match.groupdict()
+    return None
+
+
+def rest_xml_request(
+    operation: OperationModel,
+    headers: Mapping[str, str],
+    body: bytes,
+    uri_labels: Mapping[str, str],
+    query: Mapping[str, list[str]],
+) -> dict[str, Any]:
+    """A REST-XML request as the operation's input dict: header, URI, query string and body members, typed.
+
+    A body that is not XML of the input shape is S3's MalformedXML; a query value of the wrong type InvalidArgument.
+    """
+    shape = operation.input_shape
+    if shape is None:
+        return {}
+    parser = RestXMLParser(timestamp_parser=lambda text: parse_timestamp(text).astimezone(UTC))
+    wire_headers = HeadersDict()
+    for name, value in headers.items():
+        wire_headers[name] = value
+    try:
+        parsed: dict[str, Any] = parser.parse({"headers": wire_headers, "body": body, "status_code": 200}, shape)
+    except (ResponseParserError, ValueError, TypeError, AttributeError) as error:
+        raise ServiceError("MalformedXML", MALFORMED_XML) from error
+    parsed.pop("ResponseMetadata", None)
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", name)
+        if location == "uri" and wire_name in uri_labels:
+            parsed[name] = uri_labels[wire_name]
+        elif location == "querystring" and wire_name in query:
+            parsed[name] = _query_value(member, wire_name, query[wire_name])
+    return parsed
+
+
+def _query_value(shape: Shape, name: str, values: list[str]) -> Any:
+    if isinstance(shape, ListShape):
+        return [_scalar(shape.member, name, value) for value in values]
+    return _scalar(shape, name, values[-1])
+
+
+def _scalar(shape: Shape, name: str, text: str) -> Any:
+    kind = shape.type_name
+    try:
+        if kind in ("integer", "long"):
+            return int(text)
+        if kind in ("float", "double"):
+            return float(text)
+        if kind == "timestamp":
+            return parse_timestamp(text).astimezone(UTC)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise ServiceError("InvalidArgument", f"Invalid value for the {name} query parameter: {text!r}") from error
+    if kind == "boolean":
+        if text not in ("true", "false"):
+            raise ServiceError("InvalidArgument", f"Invalid value for the {name} query parameter: {text!r}")
+        return text == "true"
+    return text
+
+
+def rest_xml_document(shape: StructureShape, value: Mapping[str, Any], namespace: str | None = None) -> bytes:
+    """A response of this output shape as REST-XML: `<ShapeName xmlns=…>` with members in model order."""
+    root = ElementTree.Element(shape.name, {"xmlns": namespace} if namespace else {})
+    _xml_fill(shape, value, root)
+    return _XML_DECLARATION + ElementTree.tostring(root, encoding="unicode").encode()
+
+
+def rest_xml_error(error: ServiceError, request_id: str, host_id: str = "") -> bytes:
+    """The error document S3 Control sends: `<ErrorResponse><Error><Code/><Message/></Error><RequestId/>…`."""
+    root = ElementTree.Element("ErrorResponse")
+    detail = ElementTree.SubElement(root, "Error")
+    ElementTree.SubElement(detail, "Code").text = error.code
+    ElementTree.SubElement(detail, "Message").text = error.message
+    for name, extra in error.extra.items():
+        ElementTree.SubElement(detail, name).text = str(extra)
+    ElementTree.SubElement(root, "RequestId").text = request_id
+    ElementTree.SubElement(root, "HostId").text = host_id
+    return _XML_DECLARATION + ElementTree.tostring(root, encoding="unicode").encode()
+
+
+def _xml_fill(shape: Shape, value: Any, element: ElementTree.Element) -> None:
+    if isinstance(shape, StructureShape):
+        for name, member in shape.members.items():
+            item = value.get(name)
+            if item is None or member.serialization.get("location"):
+                continue  # header, URI and query members are not in the body
+            tag = member.serialization.get("name", name)
+            if isinstance(member, ListShape) and member.serialization.get("flattened"):
+                for entry in item:
+                    _xml_fill(member.member, entry, ElementTree.SubElement(element, tag))
+            else:
+                _xml_fill(member, item, ElementTree.SubElement(element, tag))
+    elif isinstance(shape, ListShape):
+        tag = shape.member.serialization.get("name", "member")
+        for entry in value:
+            _xml_fill(shape.member, entry, ElementTree.SubElement(element, tag))
+    elif isinstance(shape, MapShape):
+        for key, item in value.items():
+            entry = ElementTree.SubElement(element, "entry")
+            _xml_fill(shape.key, key, ElementTree.SubElement(entry, shape.key.serialization.get("name", "key")))
+            _xml_fill(shape.value, item, ElementTree.SubElement(entry, shape.value.serialization.get("name", "value")))
+    else:
+        element.text = _xml_text(shape, value)
+
+
+def _xml_text(shape: Shape, value: Any) -> str:
+    kind = shape.type_name
+    if kind == "boolean":
+        return "true" if value else "false"
+    if kind == "timestamp":
+        moment = value if isinstance(value, datetime) else datetime.fromtimestamp(float(value), UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if kind == "blob":
+        return base64.b64encode(value).decode("ascii")
+    return str(value)

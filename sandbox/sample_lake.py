@@ -1,10 +1,11 @@
 """A deterministic sample analytics lake, written by modlake's own start and collect logic.
 
 `write_sample_lake` plans several weeks of uploads (flagged and clean videos, failed jobs, skipped files, days
-without videos, videos completed minutes around UTC midnight and around 15:00 UTC — midnight in Tokyo), runs
-each through start_moderation's and collect_results' logic over in-memory ports and an in-memory Rekognition
-client (behind the real adapter), and copies the Parquet objects those wrote to a directory laid out like the
-analytics bucket. It returns what it planned, so tests can compute every expected answer without SQL.
+without videos, videos completed minutes around UTC midnight and around 15:00 UTC — midnight in Tokyo) and, when
+asked (`backfill_videos`), a backfill of long-stored videos on the last day alongside its uploads; runs each through
+start_moderation's and collect_results' logic over in-memory ports and an in-memory Rekognition client (behind
+the real adapter), and copies the Parquet objects those wrote to a directory laid out like the analytics bucket.
+It returns what it planned, so tests can compute every expected answer without SQL.
 """
 
 from __future__ import annotations
@@ -23,18 +24,18 @@ from functions.collect_results.logic import CollectDeps, CollectOutcome, handle
 from functions.common.adapters.rekognition import RekognitionModeration
 from functions.common.flagging import FlagPolicy
 from functions.common.lake import LakeWriter
-from functions.common.models import JobNotification, ObjectInfo, VideoRef, VideoStatus
+from functions.common.models import JobNotification, ObjectInfo, VideoRef, VideoSource, VideoStatus
 from functions.common.observability import metrics
 from functions.start_moderation.logic import StartDeps, StartOutcome, StartRun
 from glue import TABLES
 from sandbox.memory import (
-    MP4_HEAD,
     InMemoryObjects,
     InMemoryRekognition,
     InMemoryVideoStore,
     RecordingEvents,
     RecordingQueue,
     ScriptedJob,
+    movie_head,
 )
 
 MEDIA_BUCKET = "modlake-media-sample"
@@ -48,6 +49,11 @@ EMPTY_DAYS_BACK = frozenset({3, 12, 20, 29})
 # Completion times every other day gets: UTC midnight (exactly, and minutes around it) and 15:00 UTC, which is
 # midnight in Asia/Tokyo (UTC+9), so a Tokyo calendar day spans two dt partitions and has videos on both sides.
 EDGE_TIMES = (time(0, 0), time(0, 3, 20), time(14, 59, 59, 999000), time(15, 0), time(23, 58, 40))
+# The backfill: `modlake backfill` moderating objects stored long before, on the last day (the day the digest
+# preview shows), its outcomes spread over the small hours UTC — inside that day in UTC and in Tokyo. The digest
+# preview and the analytics tests ask for BACKFILL_VIDEOS of them; a lake without backfill_videos has none.
+BACKFILL_VIDEOS = 300
+BACKFILL_HOURS = (1, 7)  # completions spread over [01:00, 07:00) UTC, on whole seconds
 
 # Rekognition moderation taxonomy v7: top-level category → {level-2 label: level-3 labels}.
 TAXONOMY: dict[str, dict[str, tuple[str, ...]]] = {
@@ -96,6 +102,18 @@ _WEIGHTED_OUTCOMES = (
     (Outcome.SKIPPED_EMPTY, 4),
     (Outcome.SKIPPED_REJECTED, 5),
 )
+# A backfill selection holds video keys only (no other suffixes), and stored videos are mostly clean.
+_BACKFILL_OUTCOMES = (
+    (Outcome.FLAGGED, 24),
+    (Outcome.CLEAN_LABELS, 20),
+    (Outcome.CLEAN, 36),
+    (Outcome.LONG_FLAGGED, 1),
+    (Outcome.FAILED_JOB, 6),
+    (Outcome.FAILED_START, 3),
+    (Outcome.SKIPPED_NOT_MP4, 5),
+    (Outcome.SKIPPED_EMPTY, 3),
+    (Outcome.SKIPPED_REJECTED, 2),
+)
 _JOB_OUTCOMES = frozenset({Outcome.FLAGGED, Outcome.CLEAN_LABELS, Outcome.CLEAN, Outcome.LONG_FLAGGED})
 _STARTED_OUTCOMES = _JOB_OUTCOMES | {Outcome.FAILED_JOB}
 
@@ -119,16 +137,19 @@ class SampleDetection:
 
 @dataclass(frozen=True)
 class SampleVideo:
-    """One planned upload and its outcome: the facts tests compute expected query answers from."""
+    """One planned video (an upload, or a stored object the backfill moderated) and its outcome: the facts tests
+    compute expected query answers from."""
 
     key: str
     outcome: Outcome
-    uploaded_at: datetime  # UTC
+    uploaded_at: datetime  # UTC; a backfilled object's upload was long before its outcome
     completed_at: datetime  # UTC; its date is the dt partition of the video's row
     size_bytes: int
     duration_ms: int | None  # None when no job reported metadata
     detections: tuple[SampleDetection, ...] = ()
     version_id: str | None = None
+    source: VideoSource = VideoSource.UPLOAD
+    started_at: datetime | None = None  # when start_moderation started its job (None: no job started)
     status: str = ""  # filled in from what the logic recorded
     status_reason: str | None = None
     job_id: str | None = None
@@ -145,6 +166,7 @@ class SampleVideo:
             etag=f"etag-{self.size_bytes}",
             size=self.size_bytes,
             uploaded_at=self.uploaded_at,
+            source=self.source,
         )
 
     @property
@@ -158,6 +180,10 @@ class SampleVideo:
     @property
     def dt(self) -> str:
         return self.day.isoformat()
+
+    @property
+    def backfill(self) -> bool:
+        return self.source is VideoSource.BACKFILL
 
     @property
     def flagged(self) -> bool:
@@ -285,12 +311,55 @@ def _plan_video(rng: random.Random, day: date, slot: int, at: time) -> SampleVid
         duration_ms=duration_ms,
         detections=detections,
         version_id=f"v{day:%Y%m%d}{slot:02d}" if slot % 5 else None,  # some from an unversioned bucket
+        started_at=uploaded_at + timedelta(seconds=2) if outcome in _STARTED_OUTCOMES else None,
     )
 
 
-def plan_videos(end_day: date, days: int) -> list[SampleVideo]:
-    """The uploads of `days` days ending with end_day, in completion order (a day's plan depends only on its distance
-    from end_day, so lakes of different lengths agree on the days they share)."""
+def _plan_backfilled(rng: random.Random, index: int, at: datetime) -> SampleVideo:
+    """One stored object `modlake backfill` moderated: uploaded long before, its outcome reached at `at`."""
+    outcomes, weights = zip(*_BACKFILL_OUTCOMES, strict=True)
+    outcome = rng.choices(outcomes, weights)[0]
+    uploaded_at = at - timedelta(days=rng.randint(30, 700), seconds=rng.randint(0, 86_399))
+    size = 0 if outcome == Outcome.SKIPPED_EMPTY else rng.randint(2_000_000, 600_000_000)
+    duration_ms: int | None = rng.choice((15_000, 45_500, 120_000, 300_000))
+    if outcome == Outcome.LONG_FLAGGED:
+        duration_ms = 1_800_000
+    started = outcome in _STARTED_OUTCOMES
+    if not started or outcome == Outcome.FAILED_JOB:
+        duration_ms = None
+    detections: tuple[SampleDetection, ...] = ()
+    if outcome in (Outcome.FLAGGED, Outcome.CLEAN_LABELS):
+        assert duration_ms is not None
+        detections = _detections(rng, duration_ms, rng.randint(1, 4), flagged=outcome == Outcome.FLAGGED)
+    elif outcome == Outcome.LONG_FLAGGED:
+        assert duration_ms is not None
+        detections = _detections(rng, duration_ms, 40, flagged=True)
+    return SampleVideo(
+        key=f"archive/{uploaded_at:%Y/%m}/stored-{index:04d}.mp4",
+        outcome=outcome,
+        uploaded_at=uploaded_at,
+        completed_at=at,
+        size_bytes=size,
+        duration_ms=duration_ms,
+        detections=detections,
+        version_id=f"b{index:04d}" if index % 7 else None,
+        source=VideoSource.BACKFILL,
+        started_at=at - timedelta(minutes=rng.randint(2, 25)) if started else None,
+    )
+
+
+def plan_backfill(day: date, videos: int) -> list[SampleVideo]:
+    """A backfill of `videos` stored objects whose outcomes come in over BACKFILL_HOURS of `day` (UTC)."""
+    rng = random.Random(SEED * 1000 - 1)
+    first, last = (datetime.combine(day, time(hour), UTC) for hour in BACKFILL_HOURS)
+    step = timedelta(seconds=(last - first).total_seconds() // max(videos, 1))
+    return [_plan_backfilled(rng, index, first + step * index) for index in range(videos)]
+
+
+def plan_videos(end_day: date, days: int, backfill_videos: int = 0) -> list[SampleVideo]:
+    """The uploads of `days` days ending with end_day and a backfill of `backfill_videos` on end_day, in completion
+    order (a day's plan depends only on its distance from end_day, so lakes of different lengths agree on the days
+    they share)."""
     planned: list[SampleVideo] = []
     for back in range(days):
         if back in EMPTY_DAYS_BACK:
@@ -301,12 +370,14 @@ def plan_videos(end_day: date, days: int) -> list[SampleVideo]:
         for _ in range(rng.randint(1, 3)):
             times.append(time(rng.randint(1, 21), rng.randint(0, 59), rng.randint(0, 59)))
         planned.extend(_plan_video(rng, day, slot, at) for slot, at in enumerate(sorted(times)))
+    if days > 0 and backfill_videos > 0:
+        planned.extend(plan_backfill(end_day, backfill_videos))
     return sorted(planned, key=lambda v: (v.completed_at, v.key))
 
 
 # --- running the logic ------------------------------------------------------------------------------------------
 class _SampleMedia:
-    """The media bucket as start_moderation sees it: each planned object's size and first bytes."""
+    """The media bucket as start_moderation sees it: each planned object's size and first bytes (zeros after)."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str | None], tuple[int, bytes]] = {}
@@ -319,7 +390,14 @@ class _SampleMedia:
         return ObjectInfo(size=size, etag=video.etag or "", version_id=video.version_id)
 
     def read_start(self, video: VideoRef, length: int) -> bytes:
-        return self.objects[(video.key, video.version_id)][1][:length]
+        return self.read_range(video, 0, length)
+
+    def read_range(self, video: VideoRef, offset: int, length: int) -> bytes:
+        size, head = self.objects[(video.key, video.version_id)]
+        end = min(size, offset + max(length, 0))
+        if offset >= end:
+            return b""
+        return head[offset:end].ljust(end - offset, b"\x00")
 
 
 def _rekognition_labels(detections: Iterable[SampleDetection]) -> list[dict[str, Any]]:
@@ -389,17 +467,19 @@ class _Pipeline:
 
     def run(self, video: SampleVideo) -> SampleVideo:
         """Upload, start and (for a job) collect one video; returns it with the status the logic recorded."""
-        head = b"RIFF\x00\x00\x00\x00AVI LIST" if video.outcome == Outcome.SKIPPED_NOT_MP4 else MP4_HEAD
+        if video.outcome == Outcome.SKIPPED_NOT_MP4:
+            head = b"RIFF\x00\x00\x00\x00AVI LIST"
+        else:  # the file's own duration; a job that fails reports none, but the file still has one
+            head = movie_head(video.duration_ms or 60_000)
         self.media.add(video, head)
         if video.outcome == Outcome.FAILED_START:
             self.rekognition.reject_start(video.key, "InvalidParameterException", "Request has invalid parameters")
         if video.outcome == Outcome.SKIPPED_REJECTED:
             self.rekognition.reject_start(video.key, "InvalidS3ObjectException", "Unable to get object metadata")
         self.rekognition.script(video.key, rekognition_job(video))
-        started_at = video.uploaded_at + timedelta(seconds=2) if video.outcome in _STARTED_OUTCOMES else None
-        self.start.clock = lambda: started_at or video.completed_at
+        self.start.clock = lambda: video.started_at or video.completed_at
         outcome = StartRun(self.start).start(video.ref)
-        if started_at is not None:
+        if video.started_at is not None:
             if outcome is not StartOutcome.STARTED:
                 raise RuntimeError(f"sample video {video.key} did not start: {outcome}")
             self._collect(video)
@@ -446,8 +526,11 @@ _EXPECTED_STATUS = {
 }
 
 
-def write_sample_lake(root: Path, *, end_day: date, days: int = 35, quiet: bool = True) -> SampleLake:
-    """Write `days` days of sample Parquet (ending with end_day) under root, laid out like the analytics bucket.
+def write_sample_lake(
+    root: Path, *, end_day: date, days: int = 35, backfill_videos: int = 0, quiet: bool = True
+) -> SampleLake:
+    """Write `days` days of sample Parquet (ending with end_day, with a backfill of `backfill_videos` stored videos on
+    it) under root, laid out like the analytics bucket.
 
     quiet silences the logic's logs meanwhile: the sample's failed and skipped videos are planned, not news.
     """
@@ -461,7 +544,7 @@ def write_sample_lake(root: Path, *, end_day: date, days: int = 35, quiet: bool 
     if quiet:
         logging.disable(logging.WARNING)
     try:
-        videos = tuple(pipeline.run(video) for video in plan_videos(end_day, days))
+        videos = tuple(pipeline.run(video) for video in plan_videos(end_day, days, backfill_videos))
     finally:
         logging.disable(previous)
     keys = [key for spec in TABLES for key in pipeline.lake_objects.keys(spec.prefix)]

@@ -357,6 +357,7 @@ class VideoRecord:
     completed_at: datetime | None = None
     deleted_at: datetime | None = None
     checkpoint: CollectCheckpoint | None = None
+    claimed_at: datetime | None = None  # a waiting video a freed slot was just given to (its start is on its way)
 
     @property
     def video_id(self) -> str:

@@ -57,6 +57,10 @@ class VideoStore(Protocol):
         """Claim a QUEUED video for a kicked start unless another claim younger than hold_seconds holds it."""
         ...
 
+    def release_claim(self, video_id: str) -> bool:
+        """Drop a QUEUED video's claim (its kicked start was refused), so the next free slot can take it."""
+        ...
+
     def mark_in_progress(self, video: VideoRef, job_id: str, min_confidence: float, now: datetime) -> bool:
         """IN_PROGRESS unless the video has moved on; False when it had."""
         ...

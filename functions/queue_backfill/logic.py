@@ -65,6 +65,9 @@ def queue_task(deps: BackfillDeps, bucket: str, key: str, version_id: str | None
             return _failed("the object no longer exists", bucket, key)
         video = VideoRef(bucket, key, None, info.etag, info.size, source=VideoSource.BACKFILL)
 
+    current = deps.store.get(video.video_id)
+    if current is not None and current.status is VideoStatus.QUEUED:  # waiting already: leave it exactly as it is
+        return TaskAnswer(TaskResult.SUCCEEDED, f"already {current.status} (not moderated again)")
     screened = screen(deps, video)
     if screened.status in NO_OUTCOME_STATUSES:
         return _failed(screened.reason or f"{screened.status}", bucket, key)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
+from functions.common.models import VideoSource
 from functions.common.ports import QueryRunner
 from functions.send_digest.model import CategoryCount, Digest, DigestTotals, FlaggedVideo, TrendDay
-from functions.send_digest.period import digest_day, trend_period
+from functions.send_digest.period import DigestPeriod, digest_day, trend_period
 from queries import named_query
 
 
@@ -34,12 +36,52 @@ def build_digest(day: date, queries: QueryRunner, scope: DigestScope, *, generat
             (named_query("digest_trend"), trend.execution_parameters()),
         ]
     )
-    totals = DigestTotals(**{k: v or 0 for k, v in totals_rows[0].items()}) if totals_rows else DigestTotals()
+    totals = {
+        source: DigestTotals(**{k: v or 0 for k, v in rows[0].items()}) if rows else DigestTotals()
+        for source, rows in _per_source(totals_rows).items()
+    }
+    categories = {
+        source: tuple(CategoryCount(**row) for row in rows) for source, rows in _per_source(category_rows).items()
+    }
+    trend_days = {source: _fold_trend(trend, rows) for source, rows in _per_source(trend_rows).items()}
+    upload, backfill = VideoSource.UPLOAD, VideoSource.BACKFILL
+    return Digest(
+        stage=scope.stage,
+        day=day,
+        timezone=scope.timezone,
+        region=scope.region,
+        totals=totals[upload],
+        categories=categories[upload],
+        top_flagged=tuple(FlaggedVideo(**row, source=source) for source, row in map(_source_of, top_rows)),
+        trend=trend_days[upload],
+        generated_at=generated_at,
+        backfill=totals[backfill],
+        backfill_categories=categories[backfill],
+        backfill_trend=trend_days[backfill],
+    )
+
+
+def _source_of(row: dict[str, Any]) -> tuple[VideoSource, dict[str, Any]]:
+    """A row's source and its other columns; a row without one counts as an upload, as the queries' coalesce does."""
+    values = dict(row)
+    return VideoSource(values.pop("source", None) or VideoSource.UPLOAD), values
+
+
+def _per_source(rows: list[dict[str, Any]]) -> dict[VideoSource, list[dict[str, Any]]]:
+    """Rows grouped by their source (every source present, in the query's order within each)."""
+    grouped: dict[VideoSource, list[dict[str, Any]]] = {source: [] for source in VideoSource}
+    for source, values in map(_source_of, rows):
+        grouped[source].append(values)
+    return grouped
+
+
+def _fold_trend(trend: DigestPeriod, rows: list[dict[str, Any]]) -> tuple[TrendDay, ...]:
+    """One source's 15-minute UTC buckets folded into the trend's local days (every day present, even empty)."""
     by_day: dict[date, TrendDay] = {}
     for first in range((trend.last_day - trend.first_day).days + 1):
         local = date.fromordinal(trend.first_day.toordinal() + first)
         by_day[local] = TrendDay(day=local)
-    for row in trend_rows:
+    for row in rows:
         local = trend.local_day(datetime.fromtimestamp(int(row["bucket_start_epoch"]), UTC))
         if local in by_day:  # the query's period is the trend's, so every bucket falls in one of its days
             seen = by_day[local]
@@ -50,14 +92,4 @@ def build_digest(day: date, queries: QueryRunner, scope: DigestScope, *, generat
                 failed=seen.failed + int(row["failed"] or 0),
                 skipped=seen.skipped + int(row["skipped"] or 0),
             )
-    return Digest(
-        stage=scope.stage,
-        day=day,
-        timezone=scope.timezone,
-        region=scope.region,
-        totals=totals,
-        categories=tuple(CategoryCount(**row) for row in category_rows),
-        top_flagged=tuple(FlaggedVideo(**row) for row in top_rows),
-        trend=tuple(by_day.values()),
-        generated_at=generated_at,
-    )
+    return tuple(by_day.values())

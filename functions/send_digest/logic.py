@@ -109,6 +109,8 @@ def send_digest(request: DigestRequest, deps: DigestDeps) -> DigestResult:
         deps.archive.put(keys["html"], html.encode(), "text/html; charset=utf-8")
         deps.archive.put(keys["text"], text.encode(), "text/plain; charset=utf-8")
         details: dict[str, Any] = {"archive": keys, "flagged": digest.totals.flagged, "failed": digest.totals.failed}
+        if digest.has_backfill:  # uploads keep their own numbers; the backfill's come next to them
+            details |= {"backfill_flagged": digest.backfill.flagged, "backfill_failed": digest.backfill.failed}
         if deps.skip_empty and not digest.needs_attention:
             logger.info("nothing flagged or failed; digest_skip_empty is set, so no email", day=day.isoformat())
             return {"outcome": str(DigestOutcome.SKIPPED_EMPTY), **details}
@@ -116,7 +118,13 @@ def send_digest(request: DigestRequest, deps: DigestDeps) -> DigestResult:
         if deps.mailer is not None:
             details["ses_message_id"] = deps.mailer.send(digest.subject, html, text)
         count("DigestsSent")
-        logger.info("digest sent", day=day.isoformat(), flagged=digest.totals.flagged, html=deps.mailer is not None)
+        logger.info(
+            "digest sent",
+            day=day.isoformat(),
+            flagged=digest.totals.flagged,
+            backfill_flagged=digest.backfill.flagged,
+            html=deps.mailer is not None,
+        )
         return {"outcome": str(DigestOutcome.SENT), **details}
 
     if request.force:

@@ -1,4 +1,5 @@
-"""What one digest says: totals, categories, the most severe flagged videos and a 7-day trend."""
+"""What one digest says: totals, categories, the most severe flagged videos and a 7-day trend, uploads and backfill
+apart (a backfill of thousands of stored videos must not bury the day's uploads)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
+from functions.common.models import VideoSource
+
 
 @dataclass(frozen=True)
 class DigestTotals:
-    """Videos with an outcome in the digest day, by outcome."""
+    """Videos of one source with an outcome in the digest day, by outcome."""
 
     videos: int = 0
     moderated: int = 0
@@ -22,7 +25,7 @@ class DigestTotals:
 
 @dataclass(frozen=True)
 class CategoryCount:
-    """Videos a top-level category was detected in, and flagged."""
+    """Videos of one source a top-level category was detected in, and flagged."""
 
     category: str
     detected_videos: int
@@ -43,6 +46,11 @@ class FlaggedVideo:
     flagged_label_count: int
     duration_ms: int | None
     completed_at: datetime
+    source: VideoSource = VideoSource.UPLOAD
+
+    @property
+    def backfill(self) -> bool:
+        return self.source is VideoSource.BACKFILL
 
     @property
     def s3_uri(self) -> str:
@@ -67,7 +75,7 @@ class FlaggedVideo:
 
 @dataclass(frozen=True)
 class TrendDay:
-    """Outcomes of one local day of the 7-day trend."""
+    """Outcomes of one source on one local day of the 7-day trend."""
 
     day: date
     moderated: int = 0
@@ -78,7 +86,9 @@ class TrendDay:
 
 @dataclass(frozen=True)
 class Digest:
-    """Everything one digest email shows."""
+    """Everything one digest email shows. totals, categories and trend are the uploads' (rows written before the
+    source column existed count as uploads); backfill* are the same for `modlake backfill`; top_flagged holds both,
+    each video with its source."""
 
     stage: str
     day: date
@@ -89,22 +99,33 @@ class Digest:
     top_flagged: tuple[FlaggedVideo, ...]
     trend: tuple[TrendDay, ...]
     generated_at: datetime
+    backfill: DigestTotals = DigestTotals()
+    backfill_categories: tuple[CategoryCount, ...] = ()
+    backfill_trend: tuple[TrendDay, ...] = ()
+
+    @property
+    def has_backfill(self) -> bool:
+        """The backfill reached an outcome for some video this day: only then does the digest mention it."""
+        return self.backfill.videos > 0
 
     @property
     def nothing_flagged(self) -> bool:
-        return self.totals.flagged == 0
+        return self.totals.flagged == 0 and self.backfill.flagged == 0
 
     @property
     def needs_attention(self) -> bool:
-        """Something flagged or failed: the cases `digest_skip_empty` never silences."""
-        return self.totals.flagged > 0 or self.totals.failed > 0
+        """Something flagged or failed, uploaded or backfilled: the cases `digest_skip_empty` never silences."""
+        return any(t.flagged > 0 or t.failed > 0 for t in (self.totals, self.backfill))
 
     @property
     def subject(self) -> str:
-        """The email subject (SNS: at most 100 printable characters)."""
+        """The email subject (SNS: at most 100 printable characters); the backfill's numbers follow the uploads'."""
         totals = self.totals
         what = f"{totals.flagged} flagged" if totals.flagged else "nothing flagged"
-        return f"modlake {self.stage} digest {self.day.isoformat()}: {what}, {totals.moderated} moderated"[:100]
+        subject = f"modlake {self.stage} digest {self.day.isoformat()}: {what}, {totals.moderated} moderated"
+        if self.has_backfill:
+            subject += f"; backfill: {self.backfill.flagged} flagged, {self.backfill.moderated} moderated"
+        return subject[:100]
 
     def to_json(self) -> dict[str, Any]:
         """The archived form: plain JSON types, videos with their S3 URI, mm:ss and console link."""
@@ -115,6 +136,7 @@ class Digest:
         data["top_flagged"] = [
             asdict(video)
             | {
+                "source": str(video.source),
                 "completed_at": video.completed_at.isoformat(),
                 "s3_uri": video.s3_uri,
                 "first_flagged_at": video.first_flagged_at,
@@ -122,5 +144,6 @@ class Digest:
             }
             for video in self.top_flagged
         ]
-        data["trend"] = [asdict(day) | {"day": day.day.isoformat()} for day in self.trend]
+        for name in ("trend", "backfill_trend"):
+            data[name] = [asdict(day) | {"day": day.day.isoformat()} for day in getattr(self, name)]
         return data

@@ -134,6 +134,8 @@ class StartRun:
         except RekognitionBusy as busy:
             if busy.is_job_limit:
                 self.job_limit_reached = busy
+                if kicked:  # the slot went elsewhere: the next freed one may take this video at once
+                    deps.store.release_claim(video.video_id)
                 return self._wait(video, attempt, kicked, busy.code)
             return self._wait(video, attempt, kicked, busy.code, retry_in=retry_delay(attempt + 1, deps.rng))
         except VideoRejected as rejected:
@@ -185,8 +187,9 @@ class StartRun:
     def fill_slots(self) -> StartOutcome:
         """A fill pass (the tick): start waiting videos, uploads first, while modlake counts free slots.
 
-        It stops at Rekognition's first refusal, so a pass costs at most one refused call even when another
-        workload in the account holds the slots modlake believes free.
+        A slot already given to a claimed video (its kicked start is on its way) is not free for another. The pass
+        stops at Rekognition's first refusal, so it costs at most one refused call even when another workload in
+        the account holds the slots modlake believes free.
         """
         deps = self.deps
         free = self.free_slots()
@@ -195,7 +198,11 @@ class StartRun:
             for record in deps.store.next_waiting(free + LOOKAHEAD):
                 if started >= free or self.job_limit_reached is not None:
                     break
-                if not deps.store.claim_waiting(record.video_id, deps.clock(), CLAIM_SECONDS):
+                now = deps.clock()
+                if record.claimed_at is not None and (now - record.claimed_at).total_seconds() < CLAIM_SECONDS:
+                    free -= 1  # a freed slot is on its way to this video (a kick in flight): not free for another
+                    continue
+                if not deps.store.claim_waiting(record.video_id, now, CLAIM_SECONDS):
                     continue
                 if self.start(record.video, attempt=record.attempts, kicked=True) is StartOutcome.STARTED:
                     started += 1

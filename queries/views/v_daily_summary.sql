@@ -1,11 +1,13 @@
--- Purpose: One row per UTC processing day (dt) with videos: how many videos reached an outcome, how many
--- were moderated, flagged, failed and skipped, the hours of video moderated, the bytes received, the
--- detections and the highest label confidence, for QuickSight trend charts. Filter on dt so Athena
--- reads only the partitions you need.
+-- Purpose: One row per UTC processing day (dt) and source with videos: how many videos reached an outcome,
+-- how many were moderated, flagged, failed and skipped, the hours of video moderated, the bytes received, the
+-- detections and the highest label confidence, for QuickSight trend charts. source is 'upload' or
+-- 'backfill' (rows written before the source column existed count as 'upload'): split or filter on it, or
+-- sum over it for a day's total. Filter on dt so Athena reads only the partitions you need.
 -- Parameters: none
 SELECT
   dt,
   CAST(dt AS date) AS processed_date,
+  CAST(coalesce(source, 'upload') AS varchar) AS source,
   CAST(count(*) AS bigint) AS videos,
   CAST(count_if(status = 'SUCCEEDED') AS bigint) AS moderated,
   CAST(count_if(status = 'SUCCEEDED' AND flagged) AS bigint) AS flagged,
@@ -17,4 +19,4 @@ SELECT
   CAST(coalesce(sum(flagged_label_count), 0) AS bigint) AS flagged_detections,
   CAST(max(max_confidence) AS double) AS max_confidence
 FROM moderation_videos
-GROUP BY dt
+GROUP BY dt, coalesce(source, 'upload')

@@ -1,7 +1,8 @@
 -- Purpose: One row per moderation detection, with friendly column names for QuickSight and ad-hoc SQL:
 -- the video's S3 URI, the label and its place in the taxonomy, its confidence, whether it flagged the
--- video, where in the video it was seen, and when it was processed. Filter on dt (the UTC processing
--- date, yyyy-MM-dd) so Athena reads only the partitions you need.
+-- video, where in the video it was seen, when it was processed, and the video's source: 'upload' or
+-- 'backfill' (rows written before the source column existed count as 'upload'). Filter on dt (the UTC
+-- processing date, yyyy-MM-dd) so Athena reads only the partitions you need.
 -- Parameters: none
 SELECT
   video_id,
@@ -9,6 +10,7 @@ SELECT
   bucket,
   object_key,
   version_id,
+  CAST(coalesce(source, 'upload') AS varchar) AS source,
   job_id,
   detection_index,
   label_name AS label,

@@ -1,7 +1,8 @@
 -- Purpose: One row per flagged video, with friendly column names for QuickSight: the S3 URI, the highest
 -- label confidence, when in the video it was first flagged, the categories that flagged it and every
--- category detected (comma-separated), and when it was processed. Filter on dt (the UTC processing
--- date, yyyy-MM-dd) so Athena reads only the partitions you need.
+-- category detected (comma-separated), when it was processed, and its source: 'upload' or 'backfill' (rows
+-- written before the source column existed count as 'upload'). Filter on dt (the UTC processing date,
+-- yyyy-MM-dd) so Athena reads only the partitions you need.
 -- Parameters: none
 SELECT
   video_id,
@@ -9,6 +10,7 @@ SELECT
   bucket,
   object_key,
   version_id,
+  CAST(coalesce(source, 'upload') AS varchar) AS source,
   job_id,
   max_confidence,
   CAST(first_flagged_ms / 1e3 AS double) AS first_flagged_seconds,

@@ -359,6 +359,7 @@ class LakeQueryEngine:
         self._names = [table.name for table in self.tables] + [view.name for view in lake_views]
         self._views = tuple((view.name, to_duckdb(view.sql, self._names, self._keys)) for view in lake_views)
         self._running: duckdb.DuckDBPyConnection | None = None
+        self._footer_columns: dict[tuple[str, int, int], frozenset[str]] = {}
 
     def close(self) -> None:
         """Remove the engine's private schema files (also done when the engine is garbage-collected)."""
@@ -421,6 +422,16 @@ class LakeQueryEngine:
         pq.write_table(schema.empty_table(), path)
         return path
 
+    def _lacks_columns(self, table: LakeTable, path: Path) -> bool:
+        """True when a lake object lacks some of the table's columns (its footer is read once per file version)."""
+        stat = path.stat()
+        cache_key = (str(path), stat.st_mtime_ns, stat.st_size)
+        names = self._footer_columns.get(cache_key)
+        if names is None:
+            names = frozenset(pq.read_schema(path).names)
+            self._footer_columns[cache_key] = names
+        return not {column.name for column in table.columns} <= names
+
     def lake_files(self, table: TableSpec | LakeTable) -> list[Path]:
         """The table's objects now: every visible file under its partition directories, at any depth (Athena reads
         a partition's location recursively and skips names starting with `_` or `.`)."""
@@ -449,6 +460,11 @@ class LakeQueryEngine:
                 options = f"hive_partitioning = true, hive_types = {{{types}}}"
             else:
                 options = "hive_partitioning = false"
+            if any(self._lacks_columns(table, path) for path in files[1:]):
+                # Athena reads Parquet columns by name: an object written before a column existed gives it NULL.
+                # DuckDB does that only with union_by_name, which opens every file to bind, so it is used only
+                # for a table that has such an object (partition pruning still holds in Athena, not here).
+                options += ", union_by_name = true"
             connection.execute(
                 f"CREATE VIEW {_ident(table.name)} AS SELECT * FROM read_parquet({file_list}, {options})"
             )

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from functions.common.adapters.clients import LOCAL_SECRET_KEY, local_endpoint_client
+from functions.common.adapters.dynamodb import DynamoVideoStore
+from functions.common.models import VideoStatus
+from sandbox.batch_operations import BatchOperationsService, function_name, serve_batch_operations
 from sandbox.endpoint import HEALTH_PATH
 from sandbox.protocol import RequestContext
 from sandbox.rekognition.classifier import FrameClassifier
@@ -27,6 +30,7 @@ from sandbox.serve import EndpointSettings, build_endpoint
 from sandbox.stack.calls import AwsCall
 from sandbox.stack.provision import Deployment, Provisioner
 from sandbox.stack.runner import DEFAULT_ENVIRONMENTS, EventRunner, FunctionHost, Invocation, SqsEventSource
+from sandbox.stack.schedules import DEFAULT_SPEEDUP, ScheduleRunner
 from sandbox.stack.template import LOCAL_ACCOUNT, PROJECT_ROOT, cached_template
 
 LOCAL_STAGE = "local"
@@ -56,6 +60,7 @@ class SandboxSettings:
     environments_per_function: int = DEFAULT_ENVIRONMENTS  # for mappings without a maximum concurrency
     check_responses: bool = False  # tests: fail on any response our services send that breaks the API model
     record_calls: bool = False  # keep every AWS call the functions make (the permission test); off for `up`
+    schedule_speedup: float = DEFAULT_SPEEDUP  # schedule rules fire this much faster than their rate() says
 
 
 class LocalStack:
@@ -72,6 +77,7 @@ class LocalStack:
         self._callers: dict[str, str] = {}  # access key → function logical id
         self._clients: dict[str, Any] = {}
         self.runner = EventRunner()
+        self.schedules: ScheduleRunner | None = None
         self.deployment: Deployment | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
@@ -90,6 +96,7 @@ class LocalStack:
         )
         self.endpoint.clients.on_call = self._record_on_behalf
         self.endpoint.add_route("lambda", self._invoke_route)
+        serve_batch_operations(self.endpoint, self._invoke_for_batch)  # S3 Batch Operations jobs run our functions
         self.endpoint.start()
         try:
             # moto keeps its state per process, not per endpoint: a new stack starts from an empty account.
@@ -108,6 +115,13 @@ class LocalStack:
             ).provision()
             self._verify_digest_sender()
             self._start_functions(work_dir / "logs")
+            self.schedules = ScheduleRunner(
+                self.deployment.scheduled_targets,
+                lambda: self.client("sqs"),
+                self.settings.schedule_speedup,
+                wanted=lambda target: self._videos().count_in_status(VideoStatus.QUEUED) > 0,
+            )
+            self.schedules.start()
         except BaseException:
             self.stop()
             raise
@@ -116,6 +130,8 @@ class LocalStack:
     def stop(self) -> None:
         """Stop the runner's pollers and environments, then the endpoint (whatever the runner does)."""
         try:
+            if self.schedules is not None:
+                self.schedules.stop()
             self.runner.stop()
         finally:
             endpoint = getattr(self, "endpoint", None)
@@ -157,6 +173,13 @@ class LocalStack:
         assert isinstance(service, RekognitionService)
         return service
 
+    @property
+    def batch_operations(self) -> BatchOperationsService:
+        """The endpoint's S3 Batch Operations service (LambdaInvoke jobs run the stack's functions)."""
+        service = self.endpoint.service("s3control")
+        assert isinstance(service, BatchOperationsService)
+        return service
+
     def client(self, service: str) -> Any:
         """A boto3 client on the endpoint, as the operator (not as any function)."""
         if service not in self._clients:
@@ -178,7 +201,8 @@ class LocalStack:
         return host.invoke(payload)
 
     def settle(self, timeout: float = 120.0, poll: float = 0.5) -> bool:
-        """Wait until nothing is queued, in flight, running or being moderated; False if the timeout passed."""
+        """Wait until nothing is queued, in flight, running, being moderated, waiting for a Rekognition slot or in a
+        working batch job (a Suspended job waits for its confirmation, not for us); False if the timeout passed."""
         deadline = time.monotonic() + timeout
         quiet_checks = 0
         while time.monotonic() < deadline:
@@ -256,7 +280,7 @@ class LocalStack:
             self._record([replace(call, caller=principal)])
 
     def _quiet(self) -> bool:
-        if self.runner.busy() or self.rekognition.stats.in_progress:
+        if self.runner.busy() or self.rekognition.stats.in_progress or self.batch_operations.busy():
             return False
         assert self.deployment is not None
         sqs = self.client("sqs")
@@ -264,7 +288,24 @@ class LocalStack:
             attributes = sqs.get_queue_attributes(QueueUrl=mapping.queue_url, AttributeNames=list(_QUEUE_COUNTS))
             if any(int(attributes["Attributes"][name]) for name in _QUEUE_COUNTS):
                 return False
-        return True
+        return self._videos().count_in_status(VideoStatus.QUEUED) == 0  # a waiting video has no message
+
+    def _videos(self) -> DynamoVideoStore:
+        """The stack's videos table, read as the operator."""
+        assert self.deployment is not None
+        return DynamoVideoStore(self.client("dynamodb"), self.outputs["VideosTableName"])
+
+    def _invoke_for_batch(self, function_arn: str, payload: dict[str, Any]) -> tuple[Any, Mapping[str, Any] | None]:
+        """A batch job's invocation of a stack function; a function not in the stack is Lambda's 404."""
+        host = self.runner.host_named(function_name(function_arn))
+        if host is None:
+            return None, {
+                "errorType": "ResourceNotFoundException",
+                "errorMessage": f"Function not found: {function_arn}",
+                "statusCode": 404,
+            }
+        invocation = host.invoke(payload)
+        return invocation.result, invocation.error
 
     def _list_functions(self) -> tuple[int, dict[str, str], bytes]:
         """Lambda's ListFunctions for the stack's functions (one page): their handler, limits and environment."""

@@ -3,23 +3,45 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from functions.common.adapters.dynamodb import DynamoVideoStore, label_chunk_item
+from functions.common.adapters.clients import error_code
+from functions.common.adapters.dynamodb import WAIT_LANE, DynamoVideoStore, label_chunk_item
+from functions.common.adapters.retryable import is_transient
 from functions.common.errors import WriteIncomplete
 from functions.common.flagging import DetectionClassifier, FlagPolicy
-from functions.common.models import CollectCheckpoint, VideoMetadata, VideoRecord, VideoStatus, VideoSummary
-from functions.common.table_design import FLAGGED_BY_DAY, LABELS_PER_ITEM, create_table_request
+from functions.common.models import (
+    CollectCheckpoint,
+    VideoMetadata,
+    VideoRecord,
+    VideoRef,
+    VideoSource,
+    VideoStatus,
+    VideoSummary,
+)
+from functions.common.table_design import (
+    BY_STATUS,
+    FLAGGED_BY_DAY,
+    LABELS_PER_ITEM,
+    PARTITION_KEY,
+    SORT_KEY,
+    SUMMARY_SK,
+    create_table_request,
+    video_pk,
+)
 from tests.helpers import NOW, flagged_run, video
 
 TABLE = "modlake-test-videos"
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -271,3 +293,263 @@ def test_unprocessed_items_that_never_clear_raise() -> None:
         writer.add(detections)
         with pytest.raises(WriteIncomplete):
             writer.flush()
+
+
+# --- the waiting index, counts and sources (backfill) ---------------------------------------------
+
+
+def raw_summary(store: DynamoVideoStore, video_id: str) -> dict:
+    """The summary item exactly as DynamoDB holds it."""
+    key = {PARTITION_KEY: {"S": video_pk(video_id)}, SORT_KEY: {"S": SUMMARY_SK}}
+    return store.dynamodb.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"]
+
+
+def backfilled(key: str, version: str = "v1") -> VideoRef:
+    """A version as queue_backfill names it: no upload time, source backfill."""
+    return replace(video(key, version=version, uploaded_at=None), source=VideoSource.BACKFILL)
+
+
+def test_next_waiting_gives_uploads_oldest_first_then_backfill_oldest_first_within_the_limit(
+    store: DynamoVideoStore,
+) -> None:
+    # Given backfill and uploads waiting, queued in interleaved order (the oldest video is a backfill one)
+    queued = [
+        (backfilled("b-old.mp4"), 0),
+        (video("u-old.mp4"), 1),
+        (backfilled("b-new.mp4"), 2),
+        (video("u-new.mp4"), 3),
+    ]
+    for clip, minute in queued:
+        assert store.mark_queued(clip, 1, "SlotsBusy", NOW + timedelta(minutes=minute))
+    # When the next waiting videos are asked for with various limits
+    # Then uploads come first, oldest first, then backfill, oldest first, and never more than the limit
+    assert [r.video.key for r in store.next_waiting(10)] == ["u-old.mp4", "u-new.mp4", "b-old.mp4", "b-new.mp4"]
+    assert [r.video.key for r in store.next_waiting(3)] == ["u-old.mp4", "u-new.mp4", "b-old.mp4"]
+    assert [r.video.key for r in store.next_waiting(2)] == ["u-old.mp4", "u-new.mp4"]
+    assert [r.video.key for r in store.next_waiting(1)] == ["u-old.mp4"]
+    assert [r.video.source for r in store.next_waiting(4)] == [VideoSource.UPLOAD] * 2 + [VideoSource.BACKFILL] * 2
+
+
+def test_next_waiting_with_only_backfill_waiting_fills_the_limit_from_backfill(store: DynamoVideoStore) -> None:
+    # Given only backfill videos waiting
+    for minute in range(5):
+        store.mark_queued(backfilled(f"b{minute}.mp4"), 0, "backfill", NOW + timedelta(minutes=minute))
+    # When three are asked for
+    # Then the three oldest come
+    assert [r.video.key for r in store.next_waiting(3)] == ["b0.mp4", "b1.mp4", "b2.mp4"]
+
+
+def _start(store: DynamoVideoStore, clip: VideoRef) -> None:
+    store.mark_in_progress(clip, "job-1", 50.0, NOW + timedelta(minutes=5))
+
+
+def _skip(store: DynamoVideoStore, clip: VideoRef) -> None:
+    store.mark_not_started(clip, VideoStatus.SKIPPED, "the object is empty", NOW + timedelta(minutes=5))
+
+
+def _fail(store: DynamoVideoStore, clip: VideoRef) -> None:
+    store.mark_not_started(clip, VideoStatus.FAILED, "Rekognition InvalidS3ObjectException", NOW)
+
+
+def _delete(store: DynamoVideoStore, clip: VideoRef) -> None:
+    record = store.get(clip.video_id)
+    assert record is not None
+    store.mark_deleted(record, NOW + timedelta(minutes=5))
+
+
+@pytest.mark.parametrize(
+    ("move_on", "status"),
+    [
+        (_start, VideoStatus.IN_PROGRESS),
+        (_skip, VideoStatus.SKIPPED),
+        (_fail, VideoStatus.FAILED),
+        (_delete, VideoStatus.DELETED),
+    ],
+)
+@pytest.mark.parametrize("source", [VideoSource.UPLOAD, VideoSource.BACKFILL])
+def test_a_video_leaves_the_waiting_index_when_it_moves_on(
+    store: DynamoVideoStore,
+    move_on: Callable[[DynamoVideoStore, VideoRef], None],
+    status: VideoStatus,
+    source: VideoSource,
+) -> None:
+    # Given a waiting video in its lane
+    clip = replace(video(), source=source)
+    store.mark_queued(clip, 1, "SlotsBusy", NOW)
+    assert raw_summary(store, clip.video_id)[WAIT_LANE] == {"S": str(source)}
+    # When it starts, is skipped or failed, or is deleted
+    move_on(store, clip)
+    # Then it is no longer waiting: the lane attribute is gone, so the sparse index no longer holds it
+    record = store.get(clip.video_id)
+    assert record is not None and record.status is status
+    assert WAIT_LANE not in raw_summary(store, clip.video_id)
+    assert store.next_waiting(10) == []
+
+
+def test_a_backfill_of_a_version_waiting_as_an_upload_keeps_the_upload_lane_and_source(
+    store: DynamoVideoStore,
+) -> None:
+    # Given an upload waiting since NOW
+    upload = video()
+    store.mark_queued(upload, 2, "LimitExceededException", NOW)
+    # When a backfill task queues the same version an hour later
+    store.mark_queued(replace(upload, uploaded_at=None, source=VideoSource.BACKFILL), 0, "backfill", NOW + HOUR)
+    # Then it still waits once, in the upload lane, as an upload, from its first queued time
+    [waiting] = store.next_waiting(10)
+    assert waiting.video_id == upload.video_id and waiting.video.source is VideoSource.UPLOAD
+    assert waiting.status_since == NOW
+    assert raw_summary(store, upload.video_id)[WAIT_LANE] == {"S": "upload"}
+
+
+def test_an_upload_of_a_version_waiting_as_backfill_moves_it_to_the_upload_lane(store: DynamoVideoStore) -> None:
+    # Given a backfill video waiting since NOW, and an older backfill video ahead of it
+    clip = backfilled("clip.mp4")
+    store.mark_queued(clip, 0, "backfill", NOW)
+    store.mark_queued(backfilled("other.mp4"), 0, "backfill", NOW - HOUR)
+    # When its upload event queues the same version
+    store.mark_queued(replace(clip, uploaded_at=NOW + HOUR, source=VideoSource.UPLOAD), 1, "SlotsBusy", NOW + HOUR)
+    # Then it waits in the upload lane as an upload (ahead of all backfill), keeping its first queued time
+    waiting = store.next_waiting(10)
+    assert [r.video.key for r in waiting] == ["clip.mp4", "other.mp4"]
+    assert waiting[0].video.source is VideoSource.UPLOAD and waiting[0].status_since == NOW
+    assert raw_summary(store, clip.video_id)[WAIT_LANE] == {"S": "upload"}
+    assert raw_summary(store, clip.video_id)["source"] == {"S": "upload"}
+
+
+def test_count_in_status_counts_only_that_status(store: DynamoVideoStore) -> None:
+    # Given 27 running jobs, 5 waiting videos and 3 skipped ones
+    for i in range(27):
+        store.mark_in_progress(video(f"run/{i}.mp4"), f"job-{i}", 50.0, NOW + timedelta(seconds=i))
+    for i in range(5):
+        store.mark_queued(video(f"wait/{i}.mp4"), 1, "SlotsBusy", NOW)
+    for i in range(3):
+        store.mark_not_started(video(f"skip/{i}.mp4"), VideoStatus.SKIPPED, "empty", NOW)
+    # When each status is counted
+    # Then each count is exact
+    assert store.count_in_status(VideoStatus.IN_PROGRESS) == 27
+    assert store.count_in_status(VideoStatus.QUEUED) == 5
+    assert store.count_in_status(VideoStatus.SKIPPED) == 3
+    assert store.count_in_status(VideoStatus.SUCCEEDED) == 0
+
+
+def test_count_in_status_adds_up_every_page() -> None:
+    # Given DynamoDB answers the COUNT query in three pages (it stops a page at 1 MB read)
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    store = DynamoVideoStore(client, TABLE, sleep=lambda _: None)
+    query = {
+        "TableName": TABLE,
+        "IndexName": BY_STATUS.name,
+        "KeyConditionExpression": "#k = :v",
+        "ExpressionAttributeNames": {"#k": "status"},
+        "ExpressionAttributeValues": {":v": {"S": "IN_PROGRESS"}},
+        "Select": "COUNT",
+    }
+    page_ends = [
+        {"pk": {"S": f"VIDEO#{n}"}, "sk": {"S": SUMMARY_SK}, "status": {"S": "IN_PROGRESS"}, "status_since": {"S": n}}
+        for n in ("a", "b")
+    ]
+    with Stubber(client) as stubber:
+        stubber.add_response("query", {"Count": 4000, "ScannedCount": 4000, "LastEvaluatedKey": page_ends[0]}, query)
+        stubber.add_response(
+            "query",
+            {"Count": 4000, "ScannedCount": 4000, "LastEvaluatedKey": page_ends[1]},
+            query | {"ExclusiveStartKey": page_ends[0]},
+        )
+        stubber.add_response("query", {"Count": 17, "ScannedCount": 17}, query | {"ExclusiveStartKey": page_ends[1]})
+        # When the running jobs are counted
+        total = store.count_in_status(VideoStatus.IN_PROGRESS)
+        # Then every page is read, each from where the last stopped, and added up
+        assert total == 8017
+        stubber.assert_no_pending_responses()
+
+
+def test_the_source_round_trips_and_an_item_from_before_backfill_reads_as_an_upload(store: DynamoVideoStore) -> None:
+    # Given a backfill video, an upload, and a summary item written before videos had a source
+    backfill, upload = backfilled("b.mp4"), video("u.mp4")
+    store.mark_queued(backfill, 0, "backfill", NOW)
+    store.mark_in_progress(upload, "job-1", 50.0, NOW)
+    old = video("old.mp4")
+    store.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            PARTITION_KEY: {"S": video_pk(old.video_id)},
+            SORT_KEY: {"S": SUMMARY_SK},
+            "video_id": {"S": old.video_id},
+            "bucket": {"S": old.bucket},
+            "object_key": {"S": old.key},
+            "version_id": {"S": "v1"},
+            "object_ref": {"S": f"{old.bucket}/{old.key}"},
+            "status": {"S": "SUCCEEDED"},
+            "status_since": {"S": "2025-01-01T00:00:00.000Z"},
+            "updated_at": {"S": "2025-01-01T00:00:00.000Z"},
+            "uploaded_at": {"S": "2025-01-01T00:00:00.000Z"},
+        },
+    )
+    # When they are read back
+    # Then each has its source; the old item's is "upload"
+    assert raw_summary(store, backfill.video_id)["source"] == {"S": "backfill"}
+    read = {clip.key: store.get(clip.video_id) for clip in (backfill, upload, old)}
+    assert {key: record.video.source if record else None for key, record in read.items()} == {
+        "b.mp4": VideoSource.BACKFILL,
+        "u.mp4": VideoSource.UPLOAD,
+        "old.mp4": VideoSource.UPLOAD,
+    }
+    legacy = read["old.mp4"]
+    assert legacy is not None and legacy.status is VideoStatus.SUCCEEDED and legacy.video.version_id == "v1"
+
+
+# --- which AWS errors are worth retrying (retryable.is_transient) ----------------------------------
+
+
+def client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+
+
+def error_id(error: Exception) -> str:
+    return error_code(error) or type(error).__name__
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        client_error("ProvisionedThroughputExceededException", 400),
+        client_error("ThrottlingException", 400),
+        client_error("Throttling", 400),
+        client_error("RequestLimitExceeded", 400),
+        client_error("SlowDown", 503),
+        client_error("TooManyRequestsException", 400),
+        client_error("RequestTimeout", 400),
+        client_error("InternalServerError", 500),  # a 5xx whose code is in no list
+        client_error("ServiceUnavailable", 503),
+        client_error("Whatever", 429),
+        EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
+        ConnectTimeoutError(endpoint_url="https://s3.amazonaws.com"),
+        ReadTimeoutError(endpoint_url="https://s3.amazonaws.com"),
+    ],
+    ids=error_id,
+)
+def test_throttling_5xx_429_and_broken_connections_are_transient(error: Exception) -> None:
+    # Given an AWS error that clears by itself (a throttle, a server fault, a broken connection)
+    # When it is classified
+    # Then it is worth retrying later (S3 Batch Operations' TemporaryFailure)
+    assert is_transient(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        client_error("AccessDenied", 403),
+        client_error("AccessDeniedException", 400),
+        client_error("NoSuchKey", 404),
+        client_error("ValidationException", 400),
+        client_error("ConditionalCheckFailedException", 400),
+        KeyError("ContentLength"),
+        ValueError("not AWS at all"),
+    ],
+    ids=error_id,
+)
+def test_refusals_and_bugs_are_not_transient(error: Exception) -> None:
+    # Given a refusal no retry changes (permissions, a missing key, a bad request) or a bug of ours
+    # When it is classified
+    # Then it is final (PermanentFailure)
+    assert not is_transient(error)

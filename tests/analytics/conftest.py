@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 
 from sandbox.athena.engine import LakeQueryEngine
-from sandbox.sample_lake import SampleLake, write_sample_lake
+from sandbox.sample_lake import BACKFILL_VIDEOS, SampleLake, write_sample_lake
 
 END_DAY = date(2026, 11, 20)
 
 
 @pytest.fixture(scope="session")
 def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> SampleLake:
-    return write_sample_lake(tmp_path_factory.mktemp("lake"), end_day=END_DAY, days=35)
+    """35 days of uploads, and a backfill of BACKFILL_VIDEOS stored videos on END_DAY alongside its uploads."""
+    return write_sample_lake(tmp_path_factory.mktemp("lake"), end_day=END_DAY, days=35, backfill_videos=BACKFILL_VIDEOS)
 
 
 @pytest.fixture(scope="session")

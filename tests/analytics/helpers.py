@@ -64,6 +64,33 @@ def flagged(videos: list[SampleVideo]) -> list[SampleVideo]:
     return [v for v in moderated(videos) if v.flagged]
 
 
+def uploads(videos: list[SampleVideo]) -> list[SampleVideo]:
+    return [v for v in videos if not v.backfill]
+
+
+def backfilled(videos: list[SampleVideo]) -> list[SampleVideo]:
+    return [v for v in videos if v.backfill]
+
+
+def by_source(videos: list[SampleVideo]) -> dict[str, list[SampleVideo]]:
+    """The videos per source ('upload', 'backfill'), only the sources that have any."""
+    grouped: dict[str, list[SampleVideo]] = {}
+    for video in videos:
+        grouped.setdefault(str(video.source), []).append(video)
+    return grouped
+
+
+def outcome_counts(videos: list[SampleVideo]) -> dict[str, int]:
+    """videos, moderated, flagged, failed, skipped: what the volume and digest queries count."""
+    return {
+        "videos": len(videos),
+        "moderated": len(moderated(videos)),
+        "flagged": len(flagged(videos)),
+        "failed": sum(v.status == "FAILED" for v in videos),
+        "skipped": sum(v.status == "SKIPPED" for v in videos),
+    }
+
+
 def severity_order(videos: list[SampleVideo]) -> list[SampleVideo]:
     """Most severe first: highest max confidence, then earliest completed, then video id."""
     return sorted(videos, key=lambda v: (-(v.max_confidence or 0.0), v.completed_at, v.video_id))

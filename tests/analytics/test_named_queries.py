@@ -15,15 +15,18 @@ from tests.analytics.conftest import END_DAY
 from tests.analytics.helpers import (
     LABELS_TABLE,
     VIDEOS_TABLE,
+    by_source,
     days_between,
     flagged,
     moderated,
     naive,
+    outcome_counts,
     run,
     severity_order,
     videos_in,
 )
 
+OUTCOMES = ("videos", "moderated", "flagged", "failed", "skipped")
 WEEK = days_between(END_DAY - timedelta(days=6), END_DAY)  # includes a day without videos (END_DAY - 3)
 
 
@@ -40,7 +43,7 @@ def test_flagged_videos_for_day(engine: LakeQueryEngine, sample_lake: SampleLake
     rows = result.dicts()
     assert [r["video_id"] for r in rows] == [v.video_id for v in expected]
     for row, video in zip(rows, expected, strict=True):
-        assert row["video_uri"] == video.s3_uri
+        assert (row["video_uri"], row["source"]) == (video.s3_uri, video.source)
         assert row["max_confidence"] == video.max_confidence
         assert row["first_flagged_second"] == (video.first_flagged_ms or 0) // 1000
         assert row["flagged_categories"] == ", ".join(video.flagged_categories)
@@ -104,8 +107,10 @@ def test_most_severe_flagged_videos_are_the_top_fifty(engine: LakeQueryEngine, s
     assert [r["video_id"] for r in rows] == [v.video_id for v in expected[:50]]
     for row, video in zip(rows, expected, strict=False):
         assert (row["video_uri"], row["max_confidence"], row["dt"]) == (video.s3_uri, video.max_confidence, video.dt)
+        assert row["source"] == video.source
         assert row["flagged_categories"] == ", ".join(video.flagged_categories)
         assert row["first_flagged_second"] == (video.first_flagged_ms or 0) // 1000
+    assert {r["source"] for r in rows} == {"upload", "backfill"}
 
 
 def test_failed_and_skipped_videos(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
@@ -115,6 +120,7 @@ def test_failed_and_skipped_videos(engine: LakeQueryEngine, sample_lake: SampleL
         key=lambda v: (-v.completed_at.timestamp(), v.video_id),
     )
     assert {v.status for v in expected} == {"FAILED", "SKIPPED"}
+    assert {v.source for v in expected} == {"upload", "backfill"}
     # When the query runs
     rows = run(engine, "failed_and_skipped_videos", WEEK[0], WEEK[-1]).dicts()
     # Then each has its status, reason, key and completion time, newest first
@@ -123,6 +129,7 @@ def test_failed_and_skipped_videos(engine: LakeQueryEngine, sample_lake: SampleL
     ]
     for row, video in zip(rows, expected, strict=True):
         assert row["object_key"] == video.key and row["video_uri"] == video.s3_uri
+        assert row["source"] == video.source
         assert row["completed_at"] == naive(video.completed_at)
         assert row["job_id"] == video.job_id  # None when no job started
         assert row["size_bytes"] == video.size_bytes
@@ -130,25 +137,40 @@ def test_failed_and_skipped_videos(engine: LakeQueryEngine, sample_lake: SampleL
     assert "the object is empty" in reasons or "file type not in mp4, mov" in reasons
 
 
-def test_daily_volume(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
-    # Given the week (one day without videos)
+def test_daily_volume_has_a_row_per_day_and_source(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given the week (one day without videos, one day with a backfill alongside its uploads)
+    videos = videos_in(sample_lake, WEEK)
+    expected_keys = sorted({(v.dt, str(v.source)) for v in videos}, key=lambda k: (k[0], k[1] != "upload"))
+    assert (END_DAY.isoformat(), "backfill") in expected_keys and (WEEK[0].isoformat(), "backfill") not in expected_keys
+    assert sum(d.isoformat() not in {dt for dt, _ in expected_keys} for d in WEEK) == 1
     # When the query runs
     rows = run(engine, "daily_volume", WEEK[0], WEEK[-1]).dicts()
-    # Then there is one row per day with videos, with its volume
-    days_with_videos = [d for d in WEEK if sample_lake.videos_on(d)]
-    assert len(days_with_videos) == len(WEEK) - 1
-    assert [r["dt"] for r in rows] == [d.isoformat() for d in days_with_videos]
-    for row, day in zip(rows, days_with_videos, strict=True):
-        videos = sample_lake.videos_on(day)
-        done = moderated(videos)
-        assert row["videos"] == len(videos)
-        assert row["moderated"] == len(done)
-        assert row["flagged"] == len(flagged(videos))
-        assert row["failed"] == sum(v.status == "FAILED" for v in videos)
-        assert row["skipped"] == sum(v.status == "SKIPPED" for v in videos)
+    # Then there is one row per day and source with videos, uploads first: a day without backfill has no backfill row
+    assert [(r["dt"], r["source"]) for r in rows] == expected_keys
+    for row in rows:
+        group = [v for v in videos if (v.dt, str(v.source)) == (row["dt"], row["source"])]
+        done = moderated(group)
+        assert {k: row[k] for k in OUTCOMES} == outcome_counts(group)
         assert math.isclose(row["moderated_hours"], sum(v.duration_ms or 0 for v in done) / 3_600_000)
-        assert row["received_bytes"] == sum(v.size_bytes for v in videos)
+        assert row["received_bytes"] == sum(v.size_bytes for v in group)
         assert row["moderated_bytes"] == sum(v.size_bytes for v in done)
+
+
+def test_daily_volume_keeps_a_backfill_days_uploads_apart(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+    # Given the backfill's day: a few uploads and hundreds of backfilled videos, every outcome in both
+    day = sample_lake.end_day
+    videos = sample_lake.videos_on(day)
+    split = by_source(videos)
+    assert len(split["backfill"]) >= 10 * len(split["upload"]) > 0
+    for group in split.values():
+        assert all(outcome_counts(group).values())
+    # When the query runs for that day
+    upload_row, backfill_row = run(engine, "daily_volume", day, day).dicts()
+    # Then the upload row counts the uploads only, the backfill row the backfill, and together they are the day
+    for row, source in ((upload_row, "upload"), (backfill_row, "backfill")):
+        assert row["source"] == source
+        assert {k: row[k] for k in OUTCOMES} == outcome_counts(split[source])
+    assert upload_row["videos"] + backfill_row["videos"] == len(videos)
 
 
 def test_video_labels_are_one_videos_detections_in_time_order(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:

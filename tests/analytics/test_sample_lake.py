@@ -16,7 +16,14 @@ from functions.common.models import VideoRef
 from functions.start_moderation.logic import StartDeps, StartRun
 from glue import LABELS, VIDEOS
 from sandbox.memory import InMemoryObjects, InMemoryRekognition, InMemoryVideoStore, RecordingQueue
-from sandbox.sample_lake import EMPTY_DAYS_BACK, SampleLake, plan_videos, rekognition_job, write_sample_lake
+from sandbox.sample_lake import (
+    BACKFILL_VIDEOS,
+    EMPTY_DAYS_BACK,
+    SampleLake,
+    plan_videos,
+    rekognition_job,
+    write_sample_lake,
+)
 from tests.analytics.conftest import END_DAY
 
 
@@ -42,6 +49,33 @@ def test_it_has_every_outcome_and_many_categories(sample_lake: SampleLake) -> No
     assert len({c for v in videos for c in v.flagged_categories}) >= 8
     assert any(v.label_count > 25 for v in videos)  # more than one GetContentModeration page
     assert {d.level for v in videos for d in v.detections} == {1, 2, 3}
+
+
+def test_it_has_a_backfill_of_hundreds_of_stored_videos_on_its_last_day(sample_lake: SampleLake) -> None:
+    # Given the lake's videos by source
+    backfill = [v for v in sample_lake.videos if v.backfill]
+    uploads = [v for v in sample_lake.videos if not v.backfill]
+    # Then a few hundred stored videos were backfilled on one day, next to that day's uploads, and only then
+    assert len(backfill) == BACKFILL_VIDEOS >= 200
+    assert {v.day for v in backfill} == {END_DAY} and any(v.day == END_DAY for v in uploads)
+    assert all(v.uploaded_at < v.completed_at - timedelta(days=7) for v in backfill)  # stored long before
+    # And the backfill has every kind of outcome, so its counts in the digest are not all zeros
+    assert {v.status for v in backfill} == {"SUCCEEDED", "FAILED", "SKIPPED"}
+    assert any(v.flagged for v in backfill) and any(v.status == "SUCCEEDED" and not v.flagged for v in backfill)
+
+
+def test_each_row_carries_the_source_of_its_video(sample_lake: SampleLake) -> None:
+    # Given the objects the logic wrote, When the source column of each is read back
+    sources: dict[str, set[str]] = {}
+    for key in sample_lake.keys:
+        table = read_parquet((sample_lake.root / key).read_bytes())
+        for video_id, source in zip(
+            table.column("video_id").to_pylist(), table.column("source").to_pylist(), strict=True
+        ):
+            sources.setdefault(video_id, set()).add(source)
+    # Then every row of a video, in both tables, has the source it reached modlake by
+    assert sources == {v.video_id: {str(v.source)} for v in sample_lake.videos if v.video_id in sources}
+    assert {s for values in sources.values() for s in values} == {"upload", "backfill"}
 
 
 def test_it_has_videos_minutes_around_utc_and_tokyo_midnight(sample_lake: SampleLake) -> None:
@@ -73,14 +107,16 @@ def test_each_row_is_in_the_partition_of_its_completion_day(sample_lake: SampleL
 
 
 def test_the_plan_is_deterministic_and_each_day_independent_of_the_length() -> None:
-    long, short = plan_videos(END_DAY, 35), plan_videos(END_DAY, 10)
-    assert plan_videos(END_DAY, 35) == long
+    long, short = plan_videos(END_DAY, 35, BACKFILL_VIDEOS), plan_videos(END_DAY, 10, BACKFILL_VIDEOS)
+    assert plan_videos(END_DAY, 35, BACKFILL_VIDEOS) == long
     assert [v for v in long if v.day > END_DAY - timedelta(days=10)] == short
+    # And a lake without backfill has the same uploads, and nothing else
+    assert plan_videos(END_DAY, 35) == [v for v in long if not v.backfill]
 
 
 def test_writing_twice_gives_the_same_objects(tmp_path: Path) -> None:
-    first = write_sample_lake(tmp_path / "a", end_day=END_DAY, days=3)
-    second = write_sample_lake(tmp_path / "b", end_day=END_DAY, days=3)
+    first = write_sample_lake(tmp_path / "a", end_day=END_DAY, days=3, backfill_videos=20)
+    second = write_sample_lake(tmp_path / "b", end_day=END_DAY, days=3, backfill_videos=20)
     assert first.keys == second.keys and first.videos == second.videos
     assert all((first.root / k).read_bytes() == (second.root / k).read_bytes() for k in first.keys)
 

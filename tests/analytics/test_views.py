@@ -1,10 +1,11 @@
-"""The QuickSight-ready views of queries/views/ on the sample lake: one day's rows, and dt pruning through them."""
+"""The QuickSight-ready views of queries/views/ on the sample lake: one day's rows (an uploads-only day and the
+backfill's day), each with its source, and dt pruning through them."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -12,49 +13,57 @@ import pytest
 from sandbox.athena.engine import LakeQueryEngine
 from sandbox.sample_lake import SampleLake
 from tests.analytics.conftest import END_DAY
-from tests.analytics.helpers import LABELS_TABLE, VIDEOS_TABLE, flagged, moderated, naive
+from tests.analytics.helpers import LABELS_TABLE, VIDEOS_TABLE, by_source, flagged, moderated, naive
 
-DAY = END_DAY - timedelta(days=1)
-
-
-def rows_of(engine: LakeQueryEngine, view: str, order_by: str) -> list[dict[str, Any]]:
-    return engine.execute(f"SELECT * FROM {view} WHERE dt = ? ORDER BY {order_by}", [f"'{DAY}'"]).dicts()
+DAY = END_DAY - timedelta(days=1)  # uploads only
+DAYS = [DAY, END_DAY]  # END_DAY: its uploads and the backfill
 
 
-def test_v_detections_has_one_friendly_row_per_detection(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+def rows_of(engine: LakeQueryEngine, view: str, order_by: str, day: date = DAY) -> list[dict[str, Any]]:
+    return engine.execute(f"SELECT * FROM {view} WHERE dt = ? ORDER BY {order_by}", [f"'{day}'"]).dicts()
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_v_detections_has_one_friendly_row_per_detection(
+    engine: LakeQueryEngine, sample_lake: SampleLake, day: date
+) -> None:
     # Given the day's detections, in each job's result order
     expected = [
         (video, index, d)
-        for video in sorted(sample_lake.videos_on(DAY), key=lambda v: v.video_id)
+        for video in sorted(sample_lake.videos_on(day), key=lambda v: v.video_id)
         for index, d in enumerate(video.detections)
     ]
     assert len(expected) > 20
     # When the view is read for that day
-    rows = rows_of(engine, "v_detections", "video_id, detection_index")
-    # Then each detection has its video, label, taxonomy, confidence, flag and offset
+    rows = rows_of(engine, "v_detections", "video_id, detection_index", day)
+    # Then each detection has its video (and the video's source), label, taxonomy, confidence, flag and offset
     assert len(rows) == len(expected)
+    assert {r["source"] for r in rows} == {str(v.source) for v, _, _ in expected}
     for row, (video, index, d) in zip(rows, expected, strict=True):
         assert row["video_id"] == video.video_id and row["detection_index"] == index
-        assert row["video_uri"] == video.s3_uri
+        assert (row["video_uri"], row["source"]) == (video.s3_uri, video.source)
         assert (row["label"], row["parent_label"], row["top_category"]) == (d.label, d.parent or None, d.top_category)
         assert (row["taxonomy_level"], row["confidence"], row["is_flagged"]) == (d.level, d.confidence, d.flagged)
         assert row["offset_seconds"] == d.timestamp_ms / 1000
         assert row["content_types"] == ", ".join(d.content_types)
         assert row["processed_at"] == naive(video.completed_at)
-        assert row["processed_date"] == DAY and row["dt"] == DAY.isoformat()
+        assert row["processed_date"] == day and row["dt"] == day.isoformat()
         assert row["segment_start_seconds"] is None  # AggregateBy TIMESTAMPS reports no segments
 
 
-def test_v_flagged_videos_lists_the_days_flagged_videos(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
+@pytest.mark.parametrize("day", DAYS)
+def test_v_flagged_videos_lists_the_days_flagged_videos(
+    engine: LakeQueryEngine, sample_lake: SampleLake, day: date
+) -> None:
     # Given the day's flagged videos
-    expected = sorted(flagged(sample_lake.videos_on(DAY)), key=lambda v: v.video_id)
+    expected = sorted(flagged(sample_lake.videos_on(day)), key=lambda v: v.video_id)
     assert expected
     # When the view is read for that day
-    rows = rows_of(engine, "v_flagged_videos", "video_id")
-    # Then each has its URI, severity, categories as text and duration in seconds
+    rows = rows_of(engine, "v_flagged_videos", "video_id", day)
+    # Then each has its URI, source, severity, categories as text and duration in seconds
     assert [r["video_id"] for r in rows] == [v.video_id for v in expected]
     for row, video in zip(rows, expected, strict=True):
-        assert row["video_uri"] == video.s3_uri
+        assert (row["video_uri"], row["source"]) == (video.s3_uri, video.source)
         assert row["max_confidence"] == video.max_confidence
         assert row["first_flagged_seconds"] == (video.first_flagged_ms or 0) / 1000
         assert row["flagged_categories"] == ", ".join(video.flagged_categories)
@@ -65,40 +74,51 @@ def test_v_flagged_videos_lists_the_days_flagged_videos(engine: LakeQueryEngine,
         assert row["processed_at"] == naive(video.completed_at)
 
 
-def test_v_daily_summary_has_the_days_counts(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
-    # Given the day's videos
-    videos = sample_lake.videos_on(DAY)
-    done = moderated(videos)
+@pytest.mark.parametrize("day", DAYS)
+def test_v_daily_summary_has_the_days_counts_per_source(
+    engine: LakeQueryEngine, sample_lake: SampleLake, day: date
+) -> None:
+    # Given the day's videos, per source (END_DAY: uploads and backfill; the day before: uploads only)
+    expected = sorted(by_source(sample_lake.videos_on(day)).items(), key=lambda item: item[0] != "upload")
+    assert [source for source, _ in expected] == (["upload", "backfill"] if day == END_DAY else ["upload"])
     # When the view is read for that day
-    [row] = rows_of(engine, "v_daily_summary", "dt")
-    # Then it has one row of counts
-    assert row["processed_date"] == DAY
-    assert (row["videos"], row["moderated"], row["flagged"], row["failed"], row["skipped"]) == (
-        len(videos),
-        len(done),
-        len(flagged(videos)),
-        sum(v.status == "FAILED" for v in videos),
-        sum(v.status == "SKIPPED" for v in videos),
-    )
-    assert math.isclose(row["moderated_hours"], sum(v.duration_ms or 0 for v in done) / 3_600_000)
-    assert row["received_bytes"] == sum(v.size_bytes for v in videos)
-    assert row["detections"] == sum(v.label_count for v in videos)
-    assert row["flagged_detections"] == sum(v.flagged_label_count for v in videos)
-    assert row["max_confidence"] == max(v.max_confidence or 0.0 for v in videos)
+    rows = rows_of(engine, "v_daily_summary", "source DESC", day)
+    # Then it has one row of counts per source
+    assert [r["source"] for r in rows] == [source for source, _ in expected]
+    for row, (_, videos) in zip(rows, expected, strict=True):
+        done = moderated(videos)
+        assert row["processed_date"] == day
+        assert (row["videos"], row["moderated"], row["flagged"], row["failed"], row["skipped"]) == (
+            len(videos),
+            len(done),
+            len(flagged(videos)),
+            sum(v.status == "FAILED" for v in videos),
+            sum(v.status == "SKIPPED" for v in videos),
+        )
+        assert math.isclose(row["moderated_hours"], sum(v.duration_ms or 0 for v in done) / 3_600_000)
+        assert row["received_bytes"] == sum(v.size_bytes for v in videos)
+        assert row["detections"] == sum(v.label_count for v in videos)
+        assert row["flagged_detections"] == sum(v.flagged_label_count for v in videos)
+        assert row["max_confidence"] == max(v.max_confidence or 0.0 for v in videos)
 
 
-def test_v_category_daily_has_one_row_per_category(engine: LakeQueryEngine, sample_lake: SampleLake) -> None:
-    # Given the day's detections grouped by top-level category
-    per_category: dict[str, list[tuple[str, float, bool]]] = defaultdict(list)
-    for video in sample_lake.videos_on(DAY):
+@pytest.mark.parametrize("day", DAYS)
+def test_v_category_daily_has_one_row_per_source_and_category(
+    engine: LakeQueryEngine, sample_lake: SampleLake, day: date
+) -> None:
+    # Given the day's detections grouped by source and top-level category
+    per_category: dict[tuple[str, str], list[tuple[str, float, bool]]] = defaultdict(list)
+    for video in sample_lake.videos_on(day):
         for d in video.detections:
-            per_category[d.top_category].append((video.video_id, d.confidence, d.flagged))
+            per_category[(str(video.source), d.top_category)].append((video.video_id, d.confidence, d.flagged))
     # When the view is read for that day
-    rows = rows_of(engine, "v_category_daily", "top_category")
-    # Then each category has its detections, flagged detections, videos and confidences
-    assert [r["top_category"] for r in rows] == sorted(per_category)
+    rows = rows_of(engine, "v_category_daily", "source DESC, top_category", day)
+    # Then each source's categories have their detections, flagged detections, videos and confidences
+    assert [(r["source"], r["top_category"]) for r in rows] == sorted(
+        per_category, key=lambda k: (k[0] != "upload", k[1])
+    )
     for row in rows:
-        items = per_category[row["top_category"]]
+        items = per_category[(row["source"], row["top_category"])]
         assert row["detections"] == len(items)
         assert row["flagged_detections"] == sum(f for _, _, f in items)
         assert row["videos"] == len({v for v, _, _ in items})

@@ -21,7 +21,8 @@ from tests.handlers.conftest import LambdaContext, load_handler
 
 REGION = "us-east-1"
 DIGEST_QUERIES = ("digest_totals", "digest_categories", "digest_top_flagged", "digest_trend")
-TOTALS = [("videos", "bigint"), ("moderated", "bigint"), ("flagged", "bigint"), ("failed", "bigint")]
+TOTALS = [("source", "varchar"), ("videos", "bigint"), ("moderated", "bigint"), ("flagged", "bigint")]
+TOTALS += [("failed", "bigint")]
 TOTALS += [("skipped", "bigint"), ("moderated_duration_ms", "bigint")]
 
 
@@ -59,7 +60,7 @@ def digest_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 
 def stub_day(stubber: Stubber, flagged: int) -> None:
-    """Athena answers the four digest queries; only totals has rows."""
+    """Athena answers the four digest queries; only totals has rows (the uploads': a day without backfill)."""
     for index, name in enumerate(DIGEST_QUERIES):
         stubber.add_response(
             "start_query_execution",
@@ -81,7 +82,8 @@ def stub_day(stubber: Stubber, flagged: int) -> None:
         columns = TOTALS if index == 0 else [("category", "varchar")]
         rows = [{"Data": [{"VarCharValue": name} for name, _ in columns]}]
         if index == 0:
-            rows.append({"Data": [{"VarCharValue": v} for v in ("4", "4", str(flagged), "0", "0", "120000")]})
+            values = ("upload", "4", "4", str(flagged), "0", "0", "120000")
+            rows.append({"Data": [{"VarCharValue": v} for v in values]})
         stubber.add_response(
             "get_query_results",
             {

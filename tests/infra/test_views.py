@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import queries
 from queries import SqlFile, parse_sql_file
 from stacks.views import (
     GLUE_TYPES,
@@ -129,3 +130,12 @@ def test_columns_a_view_cannot_expose_fail_at_synth(tmp_path: Path, select: str,
         view_columns(view)
     assert str(error.value).startswith("view v_bad: ")
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("view", queries.views(), ids=lambda view: view.name)
+def test_every_quicksight_view_carries_the_source_so_dashboards_can_split(view: SqlFile) -> None:
+    # Given a view of queries/views/, When its Glue table input is built (what the stack and QuickSight use)
+    table = view_table_input(view, "modlake_test")
+    # Then it declares source as a string column, next to dt
+    columns = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+    assert columns["source"] == "string" and "dt" in columns

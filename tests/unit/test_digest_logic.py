@@ -1,8 +1,9 @@
-"""send_digest's logic over a fake query port: content, time zones, empty days, once per day, HTML."""
+"""send_digest's logic over a fake query port: content, time zones, empty days, backfill apart, once per day, HTML."""
 
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from typing import Any
@@ -29,26 +30,31 @@ def epoch(*args: int) -> int:
     return int(datetime(*args, tzinfo=UTC).timestamp())
 
 
-def flagged_video(n: int, confidence: float, first_ms: int | None, key: str | None = None) -> dict[str, Any]:
+def flagged_video(
+    n: int, confidence: float, first_ms: int | None, key: str | None = None, source: str = "upload"
+) -> dict[str, Any]:
     return {
         "video_id": f"v{n}",
         "bucket": "media",
         "object_key": key or f"uploads/clip {n}.mp4",
         "version_id": f"ver{n}",
+        "source": source,
         "max_confidence": confidence,
         "first_flagged_ms": first_ms,
         "flagged_categories": "Explicit, Violence" if n == 1 else "Violence",
         "flagged_label_count": 3,
         "duration_ms": 60_000,
-        "completed_at": datetime(2026, 11, 20, 9, n),
+        "completed_at": datetime(2026, 11, 20, 9, n % 60),
     }
 
 
 def busy_day() -> FakeQueries:
+    """Uploads only: what every digest query answers on a day without backfill (each row's source 'upload')."""
     return FakeQueries(
         rows={
             "digest_totals": [
                 {
+                    "source": "upload",
                     "videos": 9,
                     "moderated": 6,
                     "flagged": 3,
@@ -58,9 +64,9 @@ def busy_day() -> FakeQueries:
                 }
             ],
             "digest_categories": [
-                {"category": "Violence", "detected_videos": 4, "flagged_videos": 3},
-                {"category": "Explicit", "detected_videos": 2, "flagged_videos": 1},
-                {"category": "Alcohol", "detected_videos": 1, "flagged_videos": 0},
+                {"source": "upload", "category": "Violence", "detected_videos": 4, "flagged_videos": 3},
+                {"source": "upload", "category": "Explicit", "detected_videos": 2, "flagged_videos": 1},
+                {"source": "upload", "category": "Alcohol", "detected_videos": 1, "flagged_videos": 0},
             ],
             "digest_top_flagged": [
                 flagged_video(1, 99.25, 83_400),
@@ -69,14 +75,23 @@ def busy_day() -> FakeQueries:
             "digest_trend": [
                 {
                     "bucket_start_epoch": epoch(2026, 11, 14, 10),
+                    "source": "upload",
                     "moderated": 4,
                     "flagged": 1,
                     "failed": 0,
                     "skipped": 0,
                 },
-                {"bucket_start_epoch": epoch(2026, 11, 20, 9), "moderated": 5, "flagged": 2, "failed": 2, "skipped": 1},
+                {
+                    "bucket_start_epoch": epoch(2026, 11, 20, 9),
+                    "source": "upload",
+                    "moderated": 5,
+                    "flagged": 2,
+                    "failed": 2,
+                    "skipped": 1,
+                },
                 {
                     "bucket_start_epoch": epoch(2026, 11, 20, 23, 45),
+                    "source": "upload",
                     "moderated": 1,
                     "flagged": 1,
                     "failed": 0,
@@ -91,11 +106,68 @@ def quiet_day() -> FakeQueries:
     return FakeQueries(
         rows={
             "digest_totals": [
-                {"videos": 2, "moderated": 2, "flagged": 0, "failed": 0, "skipped": 0, "moderated_duration_ms": 60_000}
+                {
+                    "source": "upload",
+                    "videos": 2,
+                    "moderated": 2,
+                    "flagged": 0,
+                    "failed": 0,
+                    "skipped": 0,
+                    "moderated_duration_ms": 60_000,
+                }
             ],
-            "digest_categories": [{"category": "Alcohol", "detected_videos": 1, "flagged_videos": 0}],
+            "digest_categories": [
+                {"source": "upload", "category": "Alcohol", "detected_videos": 1, "flagged_videos": 0}
+            ],
         }
     )
+
+
+BACKFILL_TOTALS = {
+    "source": "backfill",
+    "videos": 2400,
+    "moderated": 2310,
+    "flagged": 412,
+    "failed": 55,
+    "skipped": 35,
+    "moderated_duration_ms": 108_000_000,
+}
+
+
+def backfill_trend(*at: int) -> dict[str, Any]:
+    return {
+        "bucket_start_epoch": epoch(*at),
+        "source": "backfill",
+        "moderated": 2310,
+        "flagged": 412,
+        "failed": 55,
+        "skipped": 35,
+    }
+
+
+def with_backfill(queries: FakeQueries) -> FakeQueries:
+    """The same day plus a backfill of 2,400 stored videos, as the queries answer it: rows of source 'backfill'
+    after the uploads' (and the top list with up to five of them, in one severity order)."""
+    rows = queries.rows
+    rows["digest_totals"] = [*rows.get("digest_totals", []), BACKFILL_TOTALS]
+    rows["digest_categories"] = [
+        *rows.get("digest_categories", []),
+        {"source": "backfill", "category": "Violence", "detected_videos": 900, "flagged_videos": 300},
+        {"source": "backfill", "category": "Explicit", "detected_videos": 400, "flagged_videos": 150},
+        {"source": "backfill", "category": "Alcohol", "detected_videos": 50, "flagged_videos": 0},
+    ]
+    stored = [
+        flagged_video(101, 99.9, 1_000, key="archive/2024/stored 1.mp4", source="backfill"),
+        flagged_video(102, 98.0, 2_000, key="archive/2024/stored 2.mp4", source="backfill"),
+        flagged_video(103, 95.0, 3_000, key="archive/2025/stored 3.mp4", source="backfill"),
+        flagged_video(104, 90.0, 4_000, key="archive/2025/stored 4.mp4", source="backfill"),
+        flagged_video(105, 88.0, 5_000, key="archive/2025/stored 5.mp4", source="backfill"),
+    ]
+    rows["digest_top_flagged"] = sorted(
+        [*rows.get("digest_top_flagged", []), *stored], key=lambda r: -r["max_confidence"]
+    )
+    rows["digest_trend"] = [*rows.get("digest_trend", []), backfill_trend(2026, 11, 20, 3)]
+    return queries
 
 
 def test_the_digest_reports_totals_categories_and_the_most_severe_videos() -> None:
@@ -299,3 +371,166 @@ def test_a_bad_request_gets_a_clear_error(event: Any, message: str) -> None:
 def test_a_request_names_a_day_and_force() -> None:
     assert DigestRequest.from_event({}) == DigestRequest()
     assert DigestRequest.from_event({"date": "2026-11-02", "force": True}) == DigestRequest(date(2026, 11, 2), True)
+
+
+# --- uploads and backfill ------------------------------------------------------------------------------------------
+BUSY_DAY_TEXT = """modlake test: daily digest for 2026-11-20 (UTC)
+
+9 videos reached an outcome: 6 moderated (3 flagged), 2 failed, 1 skipped; 1.5 h of video moderated.
+
+Flagged by top-level category (flagged videos / videos detected in):
+  Violence  3 / 4
+  Explicit  1 / 2
+
+Most severe flagged videos:
+  1. 99.2%  first flagged at 01:23  Explicit, Violence
+     s3://media/uploads/clip 1.mp4
+     https://eu-west-1.console.aws.amazon.com/s3/object/media?region=eu-west-1&bucketType=general&prefix=uploads%2Fclip%201.mp4&versionId=ver1
+  2. 91.0%  first flagged at 62:05  Violence
+     s3://media/reviews/ünïcode & <tags>.mp4
+     https://eu-west-1.console.aws.amazon.com/s3/object/media?region=eu-west-1&bucketType=general&prefix=reviews%2F%C3%BCn%C3%AFcode%20%26%20%3Ctags%3E.mp4&versionId=ver2
+  … and 1 more: run the flagged_videos_for_day named query in Athena.
+
+Last 7 days (moderated / flagged / failed / skipped):
+  2026-11-14 Sat  4 / 1 / 0 / 0
+  2026-11-15 Sun  0 / 0 / 0 / 0
+  2026-11-16 Mon  0 / 0 / 0 / 0
+  2026-11-17 Tue  0 / 0 / 0 / 0
+  2026-11-18 Wed  0 / 0 / 0 / 0
+  2026-11-19 Thu  0 / 0 / 0 / 0
+  2026-11-20 Fri  6 / 3 / 2 / 1
+"""  # noqa: E501  (what the digest said before backfill existed, character for character)
+
+
+def test_a_day_without_backfill_reads_exactly_as_before() -> None:
+    # Given a day whose rows are all uploads
+    deps = digest_deps(RUN_AT, queries=busy_day())
+    # When the digest runs
+    result = send_digest(DigestRequest(), deps)
+    # Then the text is the digest as it read before backfill existed, and nothing anywhere mentions backfill
+    [(subject, text)] = deps.notifier.sent
+    assert text == BUSY_DAY_TEXT
+    assert subject == "modlake test digest 2026-11-20: 3 flagged, 6 moderated"
+    html = deps.mailer.sent[0][1]
+    assert "backfill" not in html.lower() and "Uploads" not in html
+    assert set(result.details) == {"archive", "flagged", "failed", "sns_message_id", "ses_message_id"}
+    root = ET.fromstring(html.split("\n", 1)[1])
+    tables = {t.get("class"): t for t in root.iter(f"{XHTML}table")}
+    assert [[c.text for c in row] for row in tables["totals"].findall(f"{XHTML}tr")] == [
+        ["Videos", "Moderated", "Flagged", "Failed", "Skipped", "Video moderated"],
+        ["9", "6", "3", "2", "1", "1.5 h"],
+    ]
+    assert len(tables["trend"].findall(f"{XHTML}tr")[0]) == 5
+
+
+def test_rows_without_a_source_count_as_uploads() -> None:
+    # Given query rows without a source column (the shape before the column existed)
+    queries = busy_day()
+    for rows in queries.rows.values():
+        for row in rows:
+            del row["source"]
+    deps = digest_deps(RUN_AT, queries=queries)
+    # When the digest is built / Then it is the uploads' digest, as with source 'upload'
+    digest = build_digest(DAY, deps.queries, deps.scope, generated_at=RUN_AT)
+    expected = build_digest(DAY, busy_day(), deps.scope, generated_at=RUN_AT)
+    assert digest == expected and digest.totals.videos == 9 and not digest.has_backfill
+
+
+def test_a_backfill_day_keeps_the_uploads_numbers_and_adds_the_backfills() -> None:
+    # Given the busy day plus a backfill of 2,400 stored videos (412 flagged, 5 of them in the top list)
+    deps = digest_deps(RUN_AT, queries=with_backfill(busy_day()))
+    # When the digest runs
+    result = send_digest(DigestRequest(), deps)
+    [(subject, text)] = deps.notifier.sent
+    # Then the subject and the summary give the uploads' numbers as before, and the backfill's apart
+    assert subject == "modlake test digest 2026-11-20: 3 flagged, 6 moderated; backfill: 412 flagged, 2310 moderated"
+    assert len(subject) <= 100
+    lines = text.splitlines()
+    assert lines[2:4] == [
+        "Uploads: 9 videos reached an outcome: 6 moderated (3 flagged), 2 failed, 1 skipped; 1.5 h of video moderated.",
+        "Backfill: 2400 videos reached an outcome: 2310 moderated (412 flagged), 55 failed, 35 skipped; "
+        "30.0 h of video moderated.",
+    ]
+    assert (result.details["flagged"], result.details["failed"]) == (3, 2)
+    assert (result.details["backfill_flagged"], result.details["backfill_failed"]) == (412, 55)
+    # And each source has its own categories, the uploads' unchanged by the backfill
+    uploads_part = text.split("Uploads flagged by top-level category")[1].split("Backfill flagged")[0]
+    assert "  Violence  3 / 4" in uploads_part and "  Explicit  1 / 2" in uploads_part
+    backfill_part = text.split("Backfill flagged by top-level category")[1].split("Most severe")[0]
+    assert "  Violence  300 / 900" in backfill_part and "  Explicit  150 / 400" in backfill_part
+    assert "Alcohol" not in backfill_part  # detected, never flagged
+    # And the most severe list holds both uploads and the five backfill videos, each of those tagged
+    ranked = [line for line in lines if re.match(r"  \d+\. ", line)]
+    assert [line.split(".")[0].strip() for line in ranked] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert [line.endswith("  [backfill]") for line in ranked] == [True, False, True, True, False, True, True]
+    assert "  2. 99.2%  first flagged at 01:23  Explicit, Violence" in lines
+    assert "     s3://media/archive/2024/stored 1.mp4" in lines
+    assert (
+        "  … and 1 more upload and 407 more backfill videos: run the flagged_videos_for_day named query in Athena."
+        in lines
+    )
+    # And the trend adds the backfill to its day only
+    assert "  2026-11-20 Fri  6 / 3 / 2 / 1  + backfill 2310 / 412 / 55 / 35" in lines
+    assert sum("backfill" in line for line in lines if line.startswith("  2026-11-")) == 1
+
+
+def test_the_html_of_a_backfill_day_tags_backfill_and_keeps_the_chart_to_uploads() -> None:
+    # Given / When the backfill day's digest runs
+    deps = digest_deps(RUN_AT, queries=with_backfill(busy_day()))
+    send_digest(DigestRequest(), deps)
+    root = ET.fromstring(deps.mailer.sent[0][1].split("\n", 1)[1])
+    tables = {t.get("class"): t for t in root.iter(f"{XHTML}table")}
+    # Then the totals have a named row per source
+    assert [[c.text for c in row] for row in tables["totals"].findall(f"{XHTML}tr")] == [
+        ["Source", "Videos", "Moderated", "Flagged", "Failed", "Skipped", "Video moderated"],
+        ["Uploads", "9", "6", "3", "2", "1", "1.5 h"],
+        ["Backfill", "2400", "2310", "412", "55", "35", "30.0 h"],
+    ]
+    assert [[c.text for c in row] for row in tables["backfill-categories"].findall(f"{XHTML}tr")[1:]] == [
+        ["Violence", "300", "900"],
+        ["Explicit", "150", "400"],
+    ]
+    # And the backfill rows of the top list carry the tag; the uploads' do not
+    top_rows = tables["top-flagged"].findall(f"{XHTML}tr")[1:]
+    tags = [[span.text for span in row.iter(f"{XHTML}span")] for row in top_rows]
+    assert tags == [["backfill"], [], ["backfill"], ["backfill"], [], ["backfill"], ["backfill"]]
+    assert [row.get("class") for row in top_rows] == ["backfill" if tag else None for tag in tags]
+    # And the chart is scaled to the uploads (the busiest upload day fills it; the backfill would flatten it)
+    bars = {(r.get("data-day"), r.get("class")): r for r in root.iter(f"{SVG}rect")}
+    assert float(bars[("2026-11-20", "bar moderated")].get("height", "0")) == pytest.approx(102.0)
+    # And the table under it has the backfill in a column of its own, on its day only
+    trend_rows = [[c.text for c in row] for row in tables["trend"].findall(f"{XHTML}tr")]
+    assert trend_rows[0][-1] == "Backfill (moderated / flagged / failed / skipped)"
+    assert [row[-1] for row in trend_rows[1:]] == ["–"] * 6 + ["2310 / 412 / 55 / 35"]
+
+
+def test_a_backfill_earlier_in_the_week_shows_only_on_its_trend_day() -> None:
+    # Given a day of uploads only, with a backfill four days before it
+    queries = busy_day()
+    queries.rows["digest_trend"].append(backfill_trend(2026, 11, 16, 2))
+    deps = digest_deps(RUN_AT, queries=queries)
+    # When the digest runs
+    send_digest(DigestRequest(), deps)
+    [(subject, text)] = deps.notifier.sent
+    # Then the day's part reads as before, and the one line that mentions the backfill is its trend day
+    assert "backfill" not in subject and "Uploads:" not in text
+    assert [line for line in text.splitlines() if "backfill" in line] == [
+        "  2026-11-16 Mon  0 / 0 / 0 / 0  + backfill 2310 / 412 / 55 / 35"
+    ]
+    assert text.split("Last 7 days")[0] == BUSY_DAY_TEXT.split("Last 7 days")[0]
+
+
+def test_a_backfill_that_flagged_is_sent_even_when_no_upload_was_flagged() -> None:
+    # Given digest_skip_empty and a quiet day of uploads, with a backfill that flagged 412 videos
+    deps = digest_deps(RUN_AT, queries=with_backfill(quiet_day()), skip_empty=True)
+    # When the digest runs
+    result = send_digest(DigestRequest(), deps)
+    # Then it is sent: the uploads say nothing was flagged, the backfill's categories and videos follow
+    assert result.outcome is DigestOutcome.SENT
+    [(subject, text)] = deps.notifier.sent
+    assert (
+        subject == "modlake test digest 2026-11-20: nothing flagged, 2 moderated; backfill: 412 flagged, 2310 moderated"
+    )
+    assert "No upload was flagged." in text and "Nothing was flagged." not in text
+    assert "Backfill flagged by top-level category" in text and "Uploads flagged" not in text
+    assert "  … and 407 more backfill videos: run the flagged_videos_for_day named query in Athena." in text

@@ -415,3 +415,35 @@ def test_a_message_of_another_kind_fails_instead_of_passing_as_an_upload(world: 
     with pytest.raises(TypeError, match="cannot handle a JobNotification"):
         StartRun(world).handle(stray)  # type: ignore[arg-type]
     assert world.store.get(clip.video_id) is None
+
+
+def test_a_refused_kicked_start_gives_its_claim_back_at_once(world: StartDeps) -> None:
+    # Given a waiting upload claimed for a freed slot that another start took first
+    world.moderation.max_jobs = 0
+    clip = world.media.add(video())
+    StartRun(world).start(clip)
+    assert world.store.claim_waiting(clip.video_id, NOW, 60)
+    # When its kicked start is refused
+    StartRun(world).handle(RetryStart(clip, attempt=1, kicked=True))
+    # Then it is claimable again now, not a minute later: the next freed slot goes to it
+    assert world.store.get(clip.video_id).claimed_at is None
+    assert world.store.claim_waiting(clip.video_id, NOW, 60)
+
+
+def test_fill_pass_leaves_a_slot_on_its_way_to_a_claimed_video_alone(world: StartDeps) -> None:
+    # Given one job running, two videos waiting, and the older one claimed by a kick still in flight
+    run = StartRun(world)
+    run.start(world.media.add(video("running.mp4")))
+    world.moderation.max_jobs = 1
+    claimed = world.media.add(video("claimed.mp4", uploaded_at=NOW - timedelta(minutes=1)))
+    other = world.media.add(video("other.mp4"))
+    StartRun(world).start(claimed)
+    StartRun(world).start(other)
+    world.moderation.max_jobs = 2
+    assert world.store.claim_waiting(claimed.video_id, NOW, 60)
+    calls = world.moderation.start_calls
+    # When a fill pass runs while modlake counts one free slot
+    StartRun(world).fill_slots()
+    # Then it starts nothing: that slot is the claimed video's, and taking it would only get its start refused
+    assert world.moderation.start_calls == calls
+    assert world.store.get(other.video_id).status is VideoStatus.QUEUED

@@ -138,6 +138,7 @@ def _record(item: dict[str, Any]) -> VideoRecord:
         completed_at=parse_time(data["completed_at"]) if data.get("completed_at") else None,
         deleted_at=parse_time(data["deleted_at"]) if data.get("deleted_at") else None,
         checkpoint=checkpoint,
+        claimed_at=parse_time(data["kicked_at"]) if data.get("kicked_at") else None,
     )
 
 
@@ -311,6 +312,12 @@ class DynamoVideoStore:
             {"kicked_at": iso(now)},
             "#status = :queued AND (attribute_not_exists(kicked_at) OR kicked_at < :stale)",
             {":queued": str(VideoStatus.QUEUED), ":stale": iso(stale)},
+        )
+
+    def release_claim(self, video_id: str) -> bool:
+        """Give a claimed video back to its lane at once (its start was refused), instead of after the hold."""
+        return self._update(
+            video_id, {}, "#status = :queued", {":queued": str(VideoStatus.QUEUED)}, removes=("kicked_at",)
         )
 
     def mark_in_progress(self, video: VideoRef, job_id: str, min_confidence: float, now: datetime) -> bool:

@@ -590,6 +590,14 @@ def _on_any_resource(request: _Request) -> list[Permission]:
     return request.on("*")
 
 
+def _invoke(request: _Request) -> list[Permission]:
+    """Lambda Invoke needs lambda:InvokeFunction on the function (a bare name or a qualified ARN names it)."""
+    name = str(request.param("FunctionName"))
+    if not name.startswith("arn:"):
+        name = request.arn("lambda", f"function:{name}")
+    return [Permission("lambda:InvokeFunction", name)]
+
+
 def _needs_nothing(request: _Request) -> list[Permission]:
     """sts:GetCallerIdentity needs no permission: IAM cannot deny it."""
     return []
@@ -652,6 +660,8 @@ _MAPPERS: dict[tuple[str, str], Mapper] = {
     # Rekognition: functions/common/adapters/rekognition.py
     ("rekognition", "StartContentModeration"): _start_moderation,
     ("rekognition", "GetContentModeration"): _on_any_resource,
+    # Lambda: S3 Batch Operations invokes the batch function as its role (sandbox/batch_operations)
+    ("lambda", "Invoke"): _invoke,
     # STS: sandbox/athena asks who the caller is
     ("sts", "GetCallerIdentity"): _needs_nothing,
 }

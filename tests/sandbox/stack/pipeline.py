@@ -77,3 +77,14 @@ def json_output(result: Result) -> Any:
     """The stdout of a `--format json` command."""
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
+
+
+def partition_keys(stack: LocalStack) -> dict[str, str]:
+    """Each DynamoDB table's partition key attribute (where the permission check finds dynamodb:LeadingKeys)."""
+    assert stack.deployment is not None
+    keys = {}
+    for logical_id, resource in stack.deployment.template["Resources"].items():
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            (hash_key,) = [k["AttributeName"] for k in resource["Properties"]["KeySchema"] if k["KeyType"] == "HASH"]
+            keys[stack.deployment.physical_id(logical_id)] = hash_key
+    return keys
