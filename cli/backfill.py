@@ -429,5 +429,8 @@ def render_submission(submission: Submission, plan: BackfillPlan | None, console
         ]
     if submission.job_id:
         lines.append(f"follow it: modlake backfill --status {submission.job_id}")
+        lines.append(
+            "each video then waits for a free Rekognition slot (new uploads go first): modlake status shows them"
+        )
     for line in lines:
         console.print(plain(line), soft_wrap=True)

@@ -295,13 +295,7 @@ def _plan_video(rng: random.Random, day: date, slot: int, at: time) -> SampleVid
         suffix = ".txt"
     if outcome == Outcome.SKIPPED_EMPTY:
         size = 0
-    detections: tuple[SampleDetection, ...] = ()
-    if outcome in (Outcome.FLAGGED, Outcome.CLEAN_LABELS):
-        assert duration_ms is not None
-        detections = _detections(rng, duration_ms, rng.randint(1, 6), flagged=outcome == Outcome.FLAGGED)
-    elif outcome == Outcome.LONG_FLAGGED:
-        assert duration_ms is not None
-        detections = _detections(rng, duration_ms, 40, flagged=True)
+    detections = _outcome_detections(rng, outcome, duration_ms, most_labels=6)
     return SampleVideo(
         key=name + suffix,
         outcome=outcome,
@@ -313,6 +307,19 @@ def _plan_video(rng: random.Random, day: date, slot: int, at: time) -> SampleVid
         version_id=f"v{day:%Y%m%d}{slot:02d}" if slot % 5 else None,  # some from an unversioned bucket
         started_at=uploaded_at + timedelta(seconds=2) if outcome in _STARTED_OUTCOMES else None,
     )
+
+
+def _outcome_detections(
+    rng: random.Random, outcome: Outcome, duration_ms: int | None, most_labels: int
+) -> tuple[SampleDetection, ...]:
+    """The detections a planned outcome has: a few for a flagged or labelled video, 40 for a long flagged one."""
+    if outcome in (Outcome.FLAGGED, Outcome.CLEAN_LABELS):
+        assert duration_ms is not None
+        return _detections(rng, duration_ms, rng.randint(1, most_labels), flagged=outcome == Outcome.FLAGGED)
+    if outcome == Outcome.LONG_FLAGGED:
+        assert duration_ms is not None
+        return _detections(rng, duration_ms, 40, flagged=True)
+    return ()
 
 
 def _plan_backfilled(rng: random.Random, index: int, at: datetime) -> SampleVideo:
@@ -327,13 +334,7 @@ def _plan_backfilled(rng: random.Random, index: int, at: datetime) -> SampleVide
     started = outcome in _STARTED_OUTCOMES
     if not started or outcome == Outcome.FAILED_JOB:
         duration_ms = None
-    detections: tuple[SampleDetection, ...] = ()
-    if outcome in (Outcome.FLAGGED, Outcome.CLEAN_LABELS):
-        assert duration_ms is not None
-        detections = _detections(rng, duration_ms, rng.randint(1, 4), flagged=outcome == Outcome.FLAGGED)
-    elif outcome == Outcome.LONG_FLAGGED:
-        assert duration_ms is not None
-        detections = _detections(rng, duration_ms, 40, flagged=True)
+    detections = _outcome_detections(rng, outcome, duration_ms, most_labels=4)
     return SampleVideo(
         key=f"archive/{uploaded_at:%Y/%m}/stored-{index:04d}.mp4",
         outcome=outcome,

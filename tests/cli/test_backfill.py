@@ -937,16 +937,20 @@ def test_the_local_stack_s3control_requests_keep_the_endpoint_host(local_stack: 
 
 
 def test_the_stacks_published_rules_and_duration_policy_shape_the_estimate(
-    backfill_target: Target, library: Library
+    backfill_target: Target, library: Library, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a stack whose ModerationRules output sets a 2.4-second max_video_minutes policy (and its suffixes)
     rules = {"video_suffixes": ["mp4", "mov", "m4v"], "key_prefix": "", "max_video_minutes": 0.04}
-    backfill_target.outputs["ModerationRules"] = json.dumps(rules)
+    monkeypatch.setitem(backfill_target.outputs, "ModerationRules", json.dumps(rules))
     # When the dry run reads the library
     plan = dry_run_json(backfill_target, *SELECTION)
     # Then the 3-second clips and the 7-hour one count as skipped by the policy, and only the rest as minutes
     assert plan["over_6_hours"] == 3 and plan["max_video_minutes"] == pytest.approx(0.04)
     assert plan["video_minutes"] * 60 == pytest.approx(2.0 + 1.0 + 1.5 + 1.0 + 1.5, abs=0.01)
     # And a stack publishing only mp4 leaves the MOV and m4v out of the candidates
-    backfill_target.outputs["ModerationRules"] = json.dumps(rules | {"video_suffixes": ["mp4"], "max_video_minutes": 0})
+    monkeypatch.setitem(
+        backfill_target.outputs,
+        "ModerationRules",
+        json.dumps(rules | {"video_suffixes": ["mp4"], "max_video_minutes": 0}),
+    )
     assert dry_run_json(backfill_target, *SELECTION)["candidates"] == 15 - 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from cli import app
 from cli.announcement import STATE_FILE_VARIABLE
 from cli.sandbox_runs import announcement_of
 from cli.target import Target
+from sandbox.stack.calls import AwsCall
 from sandbox.stack.local_stack import LocalStack, SandboxSettings
+from tests.sandbox.stack.permissions import Denial, check_calls
 
 
 @dataclass
@@ -88,3 +91,22 @@ def partition_keys(stack: LocalStack) -> dict[str, str]:
             (hash_key,) = [k["AttributeName"] for k in resource["Properties"]["KeySchema"] if k["KeyType"] == "HASH"]
             keys[stack.deployment.physical_id(logical_id)] = hash_key
     return keys
+
+
+def calls_by_principal(stack: LocalStack) -> dict[str, list[AwsCall]]:
+    """Every recorded call, by who made it: a function's logical id, or the role a service acted as."""
+    calls: dict[str, list[AwsCall]] = defaultdict(list)
+    for call in stack.calls():
+        calls[call.caller].append(call)
+    return dict(calls)
+
+
+def denied_calls(stack: LocalStack, calls: dict[str, list[AwsCall]]) -> list[Denial]:
+    """The recorded calls the caller's IAM policy in the template would not allow (a function's: its role's)."""
+    assert stack.deployment is not None
+    roles = {logical_id: spec.role_logical_id for logical_id, spec in stack.deployment.functions.items()}
+    keys = partition_keys(stack)
+    denials: list[Denial] = []
+    for principal, made in calls.items():
+        denials += check_calls(stack.deployment.policy_statements(roles.get(principal, principal)), made, keys)
+    return denials

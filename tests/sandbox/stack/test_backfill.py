@@ -10,7 +10,7 @@ every call (the batch role's included) is allowed by the template's policies.
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +25,7 @@ from sandbox.clips import Scene, write_clip
 from sandbox.rekognition.classifier import CLEAN, NUDITY
 from sandbox.rekognition.service import RekognitionSettings
 from sandbox.stack.local_stack import SandboxSettings
-from tests.sandbox.stack.permissions import check_calls
-from tests.sandbox.stack.pipeline import AnnouncedStack, announced_stack, json_output, partition_keys
+from tests.sandbox.stack.pipeline import AnnouncedStack, announced_stack, calls_by_principal, denied_calls, json_output
 
 pytestmark = pytest.mark.slow
 
@@ -223,17 +222,12 @@ def test_nothing_is_left_in_any_queue_or_dead_letter_queue(backfill: Backfill) -
 def test_every_call_including_the_batch_roles_is_allowed_by_the_template(backfill: Backfill) -> None:
     stack = backfill.sandbox.stack
     assert stack.deployment is not None
-    calls = defaultdict(list)
-    for call in stack.calls():
-        calls[call.caller].append(call)
-    roles = {logical_id: spec.role_logical_id for logical_id, spec in stack.deployment.functions.items()}
+    # Given every call recorded, by principal: queue_backfill and the role S3 Batch Operations acted as among them
+    calls = calls_by_principal(stack)
     backfill_function = stack.deployment.function_named("queue_backfill").logical_id
     batch_role = stack.deployment.role_with_arn(stack.outputs["BatchOperationsRoleArn"])
     assert backfill_function in calls and batch_role in calls
     assert {c.operation for c in calls[batch_role]} >= {"GetObject", "PutObject", "Invoke"}
-    denials = []
-    for principal, made in calls.items():
-        denials += check_calls(
-            stack.deployment.policy_statements(roles.get(principal, principal)), made, partition_keys(stack)
-        )
+    # Then the template's policies allow every one of them
+    denials = denied_calls(stack, calls)
     assert not denials, "\n".join(str(d) for d in denials)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from functions.common.settings import CollectSettings, DigestSettings, StartSettings
+from functions.common.settings import BackfillSettings, CollectSettings, DigestSettings, StartSettings
 from sandbox.stack.local_stack import LocalStack, SandboxSettings
 
 # Template property → how the queue's attributes show it. Anything else in a queue's properties fails the test.
@@ -26,6 +26,7 @@ SETTINGS_BY_HANDLER = {
     "functions.start_moderation.handler.handler": StartSettings,
     "functions.collect_results.handler.handler": CollectSettings,
     "functions.send_digest.handler.handler": DigestSettings,
+    "functions.queue_backfill.handler.handler": BackfillSettings,
 }
 
 

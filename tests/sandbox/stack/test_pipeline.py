@@ -19,8 +19,7 @@ from functions.common.models import VideoRecord, VideoStatus
 from sandbox.clips import Scene, write_clip
 from sandbox.rekognition.classifier import CLEAN, NUDITY, WEAPONS
 from sandbox.stack.local_stack import SandboxSettings
-from tests.sandbox.stack.permissions import check_calls
-from tests.sandbox.stack.pipeline import AnnouncedStack, announced_stack, json_output, partition_keys
+from tests.sandbox.stack.pipeline import AnnouncedStack, announced_stack, calls_by_principal, denied_calls, json_output
 
 PREFIX = "uploads/été 2026/"  # a space and non-ASCII letters in every key
 FLAGGED, CLEAN_CLIP, BROKEN = f"{PREFIX}flagged reel.mp4", f"{PREFIX}clean.mp4", f"{PREFIX}broken.mp4"
@@ -195,19 +194,12 @@ def test_every_aws_call_the_functions_made_is_allowed_by_their_iam_policy(run: R
     stack = run.sandbox.stack
     assert stack.deployment is not None
     # Given every call recorded while the pipeline ran, by principal (function, or the role Rekognition assumed)
-    calls = defaultdict(list)
-    for call in stack.calls():
-        calls[call.caller].append(call)
-    roles = {logical_id: spec.role_logical_id for logical_id, spec in stack.deployment.functions.items()}
-    keys = partition_keys(stack)
-    # Then each principal made real calls, and its policy in the template allows every one of them
-    # (queue_backfill runs only in a backfill: tests/sandbox/stack/test_backfill.py checks its calls)
+    calls = calls_by_principal(stack)
+    # Then each function made real calls (queue_backfill runs only in a backfill: test_backfill.py checks it)
     backfill = stack.deployment.function_named("queue_backfill").logical_id
-    assert set(roles) - {backfill} <= set(calls), "a function made no AWS call at all"
-    denials = []
-    for principal, made in calls.items():
-        role = roles.get(principal, principal)
-        denials += check_calls(stack.deployment.policy_statements(role), made, keys)
+    assert set(stack.deployment.functions) - {backfill} <= set(calls), "a function made no AWS call at all"
+    # And its policy in the template allows every one of them
+    denials = denied_calls(stack, calls)
     assert not denials, "\n".join(str(d) for d in denials)
     operations = {(c.caller, c.service, c.operation) for c in stack.calls()}
     digest = stack.deployment.function_named("send_digest").logical_id
