@@ -103,6 +103,7 @@ def video_details(record: VideoRecord, now: datetime | None = None) -> list[tupl
     rows = [
         ("video id", record.video_id),
         ("object", video.s3_uri),
+        ("source", "backfill (modlake backfill)" if video.source == "backfill" else "upload (its S3 event)"),
         ("version", video.version_id or "– (bucket not versioned)"),
         ("etag", video.etag or "–"),
         ("size", file_size(video.size)),

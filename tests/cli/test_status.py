@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from cli.output import humanise_age
 from cli.target import Target
 from cli.videos import find_videos, list_videos, render_video_table
 from functions.common.adapters.dynamodb import DynamoVideoStore
-from functions.common.models import utc_now
+from functions.common.models import VideoSource, utc_now
 from tests.cli.conftest import moderate, modlake, skip, start, table_rows, video_ref
 from tests.helpers import detection
 
@@ -118,6 +119,17 @@ def test_status_of_a_key_shows_every_version_newest_first(target: Target, librar
     ):
         assert expected in new, expected
     assert "v-old" in old and "62.5" in old and "Swimwear or Underwear" in old
+    assert "upload (its S3 event)" in new
+
+
+def test_status_of_a_backfilled_video_says_it_came_from_the_backfill(target: Target, store: DynamoVideoStore) -> None:
+    # Given a stored video that modlake backfill queued
+    now = utc_now()
+    store.mark_queued(replace(video_ref("archive/old.mp4", "v1", now), source=VideoSource.BACKFILL), 0, "waiting", now)
+    # When its status is asked for / Then its source is named
+    result = modlake(target, "status", "archive/old.mp4")
+    assert result.exit_code == 0, result.output
+    assert "backfill (modlake backfill)" in result.stdout and "QUEUED" in result.stdout
 
 
 def test_status_of_a_skipped_video_shows_the_reason(target: Target, library: datetime) -> None:
