@@ -14,17 +14,10 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from functions.common.backfill import MANIFEST_PREFIX, REPORT_PREFIX
-from glue import VIDEOS
 from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, settings_environment
-from stacks.nag import (
-    S3_READ_ACTIONS,
-    acknowledge,
-    arn_finding,
-    bucket_findings,
-    table_index_finding,
-    wildcard_resource_finding,
-)
+from stacks.nag import acknowledge, arn_finding, wildcard_resource_finding
+from stacks.screening import grant_screening
 from stacks.topics import account_service
 
 BACKFILL_FOLDER = "queue_backfill"
@@ -62,20 +55,14 @@ class Backfill(Construct):
                 max_video_minutes=config.max_video_minutes,
             ),
         )
-        videos_table.grant_read_write_data(self.function)
-        media_bucket.grant_read(self.function)  # HeadObject and the header's ranged GETs of any stored version
-        analytics_bucket.grant_put(self.function, f"{VIDEOS.prefix}*")  # rows of videos skipped before any job
-        acknowledge(
-            self.function.role,
-            {
-                **wildcard_resource_finding(),
-                **table_index_finding(videos_table),
-                **bucket_findings(media_bucket, {"*": "any stored video the backfill names"}, S3_READ_ACTIONS),
-                **bucket_findings(
-                    analytics_bucket, {f"{VIDEOS.prefix}*": "rows of videos skipped before a job"}, ["s3:Abort*"]
-                ),
-            },
+        findings = grant_screening(
+            self.function,
+            media_bucket=media_bucket,
+            analytics_bucket=analytics_bucket,
+            videos_table=videos_table,
+            media_reads="any stored video the backfill names",
         )
+        acknowledge(self.function.role, {**wildcard_resource_finding(), **findings})
         self.batch_role = self._batch_operations_role(analytics_bucket)
 
     def _batch_operations_role(self, analytics_bucket: s3.IBucket) -> iam.Role:

@@ -28,6 +28,7 @@ from stacks.nag import (
     wildcard_resource_finding,
 )
 from stacks.queues import secure_queue
+from stacks.screening import grant_screening
 from stacks.topics import account_service, encrypted_topic
 
 START_FUNCTION_TIMEOUT = Duration.seconds(60)
@@ -179,26 +180,19 @@ class Moderation(Construct):
                 max_concurrency=config.start_max_concurrency,
             )
         )
-        videos_table.grant_read_write_data(function)
-        media_bucket.grant_read(function)  # Rekognition reads the video with the caller's permissions
-        analytics_bucket.grant_put(function, f"{VIDEOS.prefix}*")  # rows of videos skipped before any job
+        # Rekognition reads the video with the caller's permissions, so the media grant covers it too.
+        findings = grant_screening(
+            function,
+            media_bucket=media_bucket,
+            analytics_bucket=analytics_bucket,
+            videos_table=videos_table,
+            media_reads="any uploaded video, which Rekognition reads as the caller",
+        )
         start_queue.grant_send_messages(function)  # re-tries a start refused by TPS throttling
         # No grant exists and StartContentModeration has no resource-level permissions: resource must be "*".
         function.add_to_role_policy(iam.PolicyStatement(actions=[START_JOB_ACTION], resources=["*"]))
         self.rekognition_role.grant_pass_role(function.grant_principal)
-        acknowledge(
-            function.role,
-            {
-                **wildcard_resource_finding(START_JOB_ACTION),
-                **table_index_finding(videos_table),
-                **bucket_findings(
-                    media_bucket, {"*": "any uploaded video, which Rekognition reads as the caller"}, S3_READ_ACTIONS
-                ),
-                **bucket_findings(
-                    analytics_bucket, {f"{VIDEOS.prefix}*": "rows of videos skipped before a job"}, ["s3:Abort*"]
-                ),
-            },
-        )
+        acknowledge(function.role, {**wildcard_resource_finding(START_JOB_ACTION), **findings})
         return function
 
     def _collect_function(
