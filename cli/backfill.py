@@ -20,7 +20,6 @@ from rich.text import Text
 
 from cli.backfill_jobs import (
     BatchStack,
-    batch_control,
     batch_stack,
     create_job,
     missing_backfill_outputs,
@@ -316,7 +315,7 @@ class Submission:
 def running_job(target: Target, selection: Selection) -> Submission | None:
     """A modlake job on exactly this selection that may still run tasks (checked before anything is read)."""
     stack = batch_stack(target)
-    job = unfinished_job(batch_control(target), stack.account_id, job_description(selection))
+    job = unfinished_job(target.client("s3control"), stack.account_id, job_description(selection))
     if job is None:
         return None
     return Submission("running", job_id=str(job["JobId"]), job_status=str(job.get("Status", "")))
@@ -330,7 +329,7 @@ def submit_backfill(target: Target, plan: BackfillPlan) -> Submission:
     key = manifest_key(plan.token)
     etag = write_manifest(target.client("s3"), stack, key, manifest_body(plan.to_moderate))
     job_id = create_job(
-        batch_control(target),
+        target.client("s3control"),
         stack,
         manifest_key=key,
         manifest_etag=etag,

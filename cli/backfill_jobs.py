@@ -8,7 +8,6 @@ import io
 import json
 import re
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -25,7 +24,7 @@ from rich.text import Text
 from cli.errors import CliError, Unreachable
 from cli.output import moment, plain
 from cli.target import Target
-from functions.common.adapters.clients import error_code, keep_endpoint_host
+from functions.common.adapters.clients import error_code
 from functions.common.backfill import DEFAULT_REKOGNITION_PRICE_PER_MINUTE, JOB_DESCRIPTION_PREFIX, REPORT_PREFIX
 
 BACKFILL_OUTPUTS = ("BackfillFunctionArn", "BatchOperationsRoleArn")
@@ -43,7 +42,6 @@ FAILURES_SHOWN = 100
 _ROLE_ARN = re.compile(r"^arn:(?P<partition>[^:]+):iam::(?P<account>\d{12}):role/.+$")  # the model's RoleArn pattern
 _JOB_ID = re.compile(r"^[a-zA-Z0-9\-_]{5,36}$")  # the model's JobId pattern and lengths
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
-_HOST_KEPT: weakref.WeakSet[Any] = weakref.WeakSet()  # S3 Control clients already sent to their endpoint's host
 _STATUS_STYLE = {"Complete": "green", "Failed": "red", "Cancelled": "dim", "Active": "cyan"}
 
 
@@ -75,19 +73,6 @@ def _role_parts(role_arn: str) -> dict[str, str]:
     if match is None:
         raise CliError(f"the stack's BatchOperationsRoleArn {role_arn!r} is not an IAM role ARN")
     return match.groupdict()
-
-
-def batch_control(target: Target) -> Any:
-    """The target's S3 Control client; on the local stack its requests keep the endpoint's host.
-
-    S3 Control's endpoint rules put the account id in front of every host (`123456789012.127.0.0.1:4566`), a local
-    endpoint's too: the project's adapter takes it off again before signing.
-    """
-    client = target.client("s3control")
-    if target.endpoint_url is not None and client not in _HOST_KEPT:
-        keep_endpoint_host(client, target.endpoint_url)
-        _HOST_KEPT.add(client)
-    return client
 
 
 def missing_backfill_outputs(target: Target) -> list[str]:
@@ -343,7 +328,7 @@ class JobView:
 def job_view(target: Target, job_id: str | None) -> JobView:
     """DescribeJob of JOB (default: the newest modlake job), with the failed tasks once it is finished."""
     stack = batch_stack(target)
-    s3control = batch_control(target)
+    s3control = target.client("s3control")
     if job_id is None:
         jobs = modlake_jobs(s3control, stack.account_id)
         if not jobs:
@@ -376,7 +361,7 @@ def watch_job(
         while not view.finished:
             live.update(job_summary(view), refresh=True)
             sleep(interval)
-            view = finished_view(target, describe_job(batch_control(target), stack.account_id, job_id_of(view)))
+            view = finished_view(target, describe_job(target.client("s3control"), stack.account_id, job_id_of(view)))
     return view
 
 

@@ -15,7 +15,13 @@ from botocore.exceptions import ClientError
 
 from cli.announcement import RunningStack
 from cli.errors import NO_REGION, CliError, Unreachable
-from functions.common.adapters.clients import CLIENT_CONFIG, LOCAL_ENDPOINT_CONFIG, LOCAL_SECRET_KEY, error_code
+from functions.common.adapters.clients import (
+    CLIENT_CONFIG,
+    LOCAL_ENDPOINT_CONFIG,
+    LOCAL_SECRET_KEY,
+    error_code,
+    keep_endpoint_host,
+)
 
 DEFAULT_STACK = "modlake-dev"
 LOCAL_ACCESS_KEY = "modlake-cli"  # any key works locally; moto maps every unknown key to its default account
@@ -98,6 +104,8 @@ class Target:
             base = _LOCAL_CLIENT_CONFIG if self.is_local else _CLIENT_CONFIG
             merged = base.merge(config) if config else base
             client = self._session().client(service, endpoint_url=self.endpoint_url, config=merged)
+            if self.endpoint_url is not None and service == "s3control":
+                keep_endpoint_host(client, self.endpoint_url)  # S3 Control puts the account id before any host
             self._cache[key] = (config, client)  # holding `config` keeps its id from being reused
         return self._cache[key][1]
 
