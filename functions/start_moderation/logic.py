@@ -30,7 +30,7 @@ from functions.common.messages import (
 from functions.common.models import VideoRef, VideoStatus, client_request_token, job_tag, utc_now
 from functions.common.observability import count
 from functions.common.ports import MAX_DELAY_SECONDS, MediaObjects, ModerationService, VideoStore, WorkQueue
-from functions.start_moderation.screening import not_started, screen
+from functions.start_moderation.screening import not_started, screen, screen_again
 
 logger = Logger(child=True)
 
@@ -113,7 +113,8 @@ class StartRun:
         says; any other start waits without a call when modlake already runs `job_limit` jobs.
         """
         deps = self.deps
-        screened = screen(deps, video)
+        # A retry or a kick is for a video that passed screening when it queued: no second HeadObject and header.
+        screened = screen_again(deps, video) if attempt or kicked else screen(deps, video)
         if not screened.to_moderate:
             if not screened.recorded:
                 return StartOutcome.DUPLICATE

@@ -91,6 +91,18 @@ def screen(deps: ScreeningDeps, video: VideoRef) -> Screened:
     return Screened(video, seconds=header.seconds)
 
 
+def screen_again(deps: ScreeningDeps, video: VideoRef) -> Screened:
+    """A waiting video's second look before its start: the record only, since its exact version passed every
+    media check when it queued (a deletion since then marks it DELETED); a video without a record gets them all."""
+    existing = deps.store.get(video.video_id)
+    if existing is None:
+        return screen(deps, video)
+    if existing.status is VideoStatus.QUEUED:
+        return Screened(existing.video)
+    logger.info("video already handled", video_id=video.video_id, status=str(existing.status))
+    return Screened(video, existing.status, existing.status_reason)
+
+
 def unsupported_reason(key: str, suffixes: tuple[str, ...], key_prefix: str) -> str | None:
     """Why a key is not one modlake moderates (suffix in any case, inside the prefix); None when it is."""
     if not key.lower().endswith(tuple(f".{s.lower()}" for s in suffixes)):

@@ -447,3 +447,27 @@ def test_fill_pass_leaves_a_slot_on_its_way_to_a_claimed_video_alone(world: Star
     # Then it starts nothing: that slot is the claimed video's, and taking it would only get its start refused
     assert world.moderation.start_calls == calls
     assert world.store.get(other.video_id).status is VideoStatus.QUEUED
+
+
+def test_a_waiting_video_is_not_read_again_when_its_slot_comes(world: StartDeps) -> None:
+    # Given a video that passed screening and waits for a slot
+    world.moderation.max_jobs = 0
+    clip = world.media.add(video())
+    StartRun(world).start(clip)
+    world.moderation.max_jobs = 2
+    reads: list[str] = []
+    media = world.media
+    world.media = type(  # a media bucket that records every read
+        "CountingMedia",
+        (),
+        {
+            "head": lambda self, v: reads.append("head") or media.head(v),
+            "read_start": lambda self, v, n: reads.append("read") or media.read_start(v, n),
+            "read_range": lambda self, v, o, n: reads.append("range") or media.read_range(v, o, n),
+        },
+    )()
+    # When a freed slot kicks it
+    outcome = StartRun(world).handle(RetryStart(clip, attempt=1, kicked=True))
+    # Then its job starts without a second HeadObject or header read
+    assert outcome is StartOutcome.STARTED
+    assert reads == []
