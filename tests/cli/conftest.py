@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner, Result
 
 from cli import app
+from cli.announcement import RunningStack
 from cli.application import CliState
 from cli.target import Target
 from functions.common.adapters.dynamodb import DynamoVideoStore
@@ -142,3 +146,28 @@ def skip(store: DynamoVideoStore, video: VideoRef, reason: str, at: datetime) ->
 def table_rows(text: str) -> list[list[str]]:
     """The body rows of a rich table printed as text, as lists of stripped cells."""
     return [[cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│")]
+
+
+@contextmanager
+def moto_server_target(outputs: dict[str, str]) -> Iterator[Target]:
+    """A local Target on a moto server standing in for the local endpoint (HTTP, as the CLI talks to it)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    target = Target.local(
+        RunningStack(
+            endpoint_url=url,
+            health_url=f"{url}/moto-api/",
+            stack_name="modlake-local",
+            region="us-east-1",
+            outputs=outputs,
+            pid=1,
+        )
+    )
+    try:
+        yield target
+    finally:
+        # moto's backends live in this process: forget this test's resources before the next server starts
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+        server.stop()

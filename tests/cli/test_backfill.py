@@ -26,10 +26,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.model import Shape
 from botocore.stub import ANY, Stubber
-from moto.server import ThreadedMotoServer
 from rich.console import Console
 
-from cli.announcement import RunningStack
 from cli.backfill import summary_statuses
 from cli.backfill_jobs import UNFINISHED_STATUSES, watch_job
 from cli.backfill_plan import (
@@ -53,10 +51,18 @@ from functions.common.backfill import (
 )
 from functions.common.models import VideoRef, VideoStatus
 from functions.common.table_design import create_table_request
-from tests.cli.conftest import MEDIA_BUCKET, OUTPUTS, error_line, moderate, modlake, skip, start
+from tests.cli.conftest import MEDIA_BUCKET, OUTPUTS, error_line, moderate, modlake, moto_server_target, skip, start
 from tests.cli.test_upload import register_start_function, start_environment
 
 ANALYTICS = OUTPUTS["AnalyticsBucketName"]
+# The completion report every backfill job asks for: all tasks, in the analytics bucket under REPORT_PREFIX.
+REPORT = {
+    "Bucket": f"arn:aws:s3:::{ANALYTICS}",
+    "Prefix": REPORT_PREFIX,
+    "Format": "Report_CSV_20180820",
+    "Enabled": True,
+    "ReportScope": "AllTasks",
+}
 ACCOUNT = "123456789012"
 PRICE = float(OUTPUTS["RekognitionPricePerMinute"])
 FPS = 10
@@ -535,13 +541,7 @@ def expect_create_job(s3control: S3Control, job_id: str = JOB_ID) -> None:
                 "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key", "VersionId"]},
                 "Location": {"ObjectArn": ANY, "ETag": ANY},
             },
-            "Report": {
-                "Bucket": f"arn:aws:s3:::{ANALYTICS}",
-                "Prefix": REPORT_PREFIX,
-                "Format": "Report_CSV_20180820",
-                "Enabled": True,
-                "ReportScope": "AllTasks",
-            },
+            "Report": REPORT,
             "Priority": 10,
             "RoleArn": OUTPUTS["BatchOperationsRoleArn"],
             "ClientRequestToken": ANY,
@@ -689,13 +689,7 @@ def described(status: str, succeeded: int, failed: int, total: int, job_id: str 
                 "NumberOfTasksSucceeded": succeeded,
                 "NumberOfTasksFailed": failed,
             },
-            "Report": {
-                "Bucket": f"arn:aws:s3:::{ANALYTICS}",
-                "Prefix": REPORT_PREFIX,
-                "Format": "Report_CSV_20180820",
-                "Enabled": True,
-                "ReportScope": "AllTasks",
-            },
+            "Report": REPORT,
         }
     }
 
@@ -867,21 +861,7 @@ def test_summary_reads_batch_100_keys_and_retry_the_unprocessed(backfill_target:
 @pytest.fixture
 def local_stack() -> Iterator[Target]:
     """A moto server standing in for the local endpoint, with the media bucket, the table and a start function."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    outputs = {**OUTPUTS, "MediaBucketName": "local-media"}
-    target = Target.local(
-        RunningStack(
-            endpoint_url=f"http://{host}:{port}",
-            health_url=f"http://{host}:{port}/moto-api/",
-            stack_name="modlake-local",
-            region="us-east-1",
-            outputs=outputs,
-            pid=1,
-        )
-    )
-    try:
+    with moto_server_target({**OUTPUTS, "MediaBucketName": "local-media"}) as target:
         target.client("s3").create_bucket(Bucket="local-media")
         target.client("dynamodb").create_table(**create_table_request(OUTPUTS["VideosTableName"]))
         environment = start_environment(
@@ -889,9 +869,6 @@ def local_stack() -> Iterator[Target]:
         )
         register_start_function(target, environment)
         yield target
-    finally:
-        urllib.request.urlopen(urllib.request.Request(f"{target.endpoint_url}/moto-api/reset", method="POST"))
-        server.stop()
 
 
 def test_the_local_stack_backfills_only_its_suffixes_and_prefix(local_stack: Target, clips: dict[str, Clip]) -> None:

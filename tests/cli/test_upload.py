@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
-from cli.announcement import RunningStack
 from cli.target import Target
 from cli.upload import DEFAULT_VIDEO_SUFFIXES, UploadRules, object_key, upload_rules, upload_videos
-from tests.cli.conftest import MEDIA_BUCKET, modlake, mp4_bytes
+from tests.cli.conftest import MEDIA_BUCKET, modlake, moto_server_target, mp4_bytes
 
 MiB = 1024**2
 
@@ -110,26 +107,9 @@ def test_a_deployed_stack_uses_rekognitions_formats(target: Target) -> None:
 @pytest.fixture
 def local_target() -> Iterator[Target]:
     """A Target on a moto server standing in for the local endpoint, with the start function registered."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    target = Target.local(
-        RunningStack(
-            endpoint_url=f"http://{host}:{port}",
-            health_url=f"http://{host}:{port}/moto-api/",
-            stack_name="modlake-local",
-            region="us-east-1",
-            outputs={"MediaBucketName": "local-media"},
-            pid=1,
-        )
-    )
-    try:
+    with moto_server_target({"MediaBucketName": "local-media"}) as target:
         target.client("s3").create_bucket(Bucket="local-media")
         yield target
-    finally:
-        # moto's backends live in this process: forget this test's resources before the next server starts
-        urllib.request.urlopen(urllib.request.Request(f"{target.endpoint_url}/moto-api/reset", method="POST"))
-        server.stop()
 
 
 def register_start_function(target: Target, environment: dict[str, str]) -> None:
