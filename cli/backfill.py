@@ -46,13 +46,12 @@ from cli.output import file_size, plain
 from cli.target import Target
 from cli.upload import upload_rules
 from functions.common.adapters.clients import error_code
+from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.adapters.s3 import S3MediaObjects
 from functions.common.containers import NotAMovie, read_movie_header
-from functions.common.table_design import PARTITION_KEY, SORT_KEY, SUMMARY_SK, video_pk
+from functions.common.errors import ReadIncomplete
 
 HEADER_READERS = 16  # concurrent header reads: each is one or two small ranged GETs
-BATCH_GET_KEYS = 100  # BatchGetItem's limit
-MAX_BATCH_GET_ATTEMPTS = 8
 UNREADABLE_SHOWN = 10
 
 
@@ -100,35 +99,11 @@ def current_objects(s3: Any, selection: Selection) -> Iterator[StoredObject]:
 def summary_statuses(
     dynamodb: Any, table: str, video_ids: Sequence[str], sleep: Callable[[float], None] = time.sleep
 ) -> dict[str, str]:
-    """The summary status of each video id that has one (BatchGetItem, 100 keys a call, UnprocessedKeys retried)."""
-    statuses: dict[str, str] = {}
-    unique = list(dict.fromkeys(video_ids))  # BatchGetItem rejects a request that names one key twice
-    for start in range(0, len(unique), BATCH_GET_KEYS):
-        keys = [
-            {PARTITION_KEY: {"S": video_pk(video_id)}, SORT_KEY: {"S": SUMMARY_SK}}
-            for video_id in unique[start : start + BATCH_GET_KEYS]
-        ]
-        request: dict[str, Any] = {
-            table: {
-                "Keys": keys,
-                "ProjectionExpression": "#pk, #status",
-                "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#status": "status"},  # `status` is reserved
-            }
-        }
-        for attempt in range(MAX_BATCH_GET_ATTEMPTS):
-            response = dynamodb.batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table, []):
-                statuses[item[PARTITION_KEY]["S"].removeprefix(video_pk(""))] = item["status"]["S"]
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            sleep(min(0.05 * 2**attempt, 2.0))
-        else:
-            left = len(request.get(table, {}).get("Keys", []))
-            raise CliError(
-                f"DynamoDB left {left} summary reads unprocessed after {MAX_BATCH_GET_ATTEMPTS} tries: retry"
-            )
-    return statuses
+    """The summary status of each video id that has one (the store's BatchGetItem read)."""
+    try:
+        return DynamoVideoStore(dynamodb, table, sleep=sleep).statuses(video_ids)
+    except ReadIncomplete as error:
+        raise CliError(f"DynamoDB left {error}: retry") from None
 
 
 # --- movie headers -------------------------------------------------------------------------------

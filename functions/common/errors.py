@@ -50,6 +50,10 @@ class WriteIncomplete(ModlakeError):
     """DynamoDB kept returning UnprocessedItems after every retry."""
 
 
+class ReadIncomplete(ModlakeError):
+    """DynamoDB kept returning UnprocessedKeys after every retry."""
+
+
 class QueryFailed(ModlakeError):
     """An Athena query ended FAILED or CANCELLED, or could not finish in the time left."""
 

@@ -14,7 +14,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from functions.common.adapters.clients import error_code
-from functions.common.errors import WriteIncomplete
+from functions.common.errors import ReadIncomplete, WriteIncomplete
 from functions.common.models import (
     CollectCheckpoint,
     Detection,
@@ -43,6 +43,7 @@ from functions.common.table_design import (
 )
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
+BATCH_GET_KEYS = 100  # BatchGetItem's limit
 WAIT_LANE = "wait_lane"  # set only while a video is QUEUED: its lane in the waiting index
 WAIT_LANES = (VideoSource.UPLOAD, VideoSource.BACKFILL)  # the order slots are given out in
 MAX_BATCH_ATTEMPTS = 8
@@ -217,6 +218,38 @@ class DynamoVideoStore:
             if len(found) >= limit:
                 break
             found.extend(self._query_index(WAITING.name, WAITING.partition_key, str(lane), limit=limit - len(found)))
+        return found
+
+    def statuses(self, video_ids: Sequence[str]) -> dict[str, str]:
+        """The summary status of each video id that has one: BatchGetItem, 100 keys a call, UnprocessedKeys retried
+        with capped exponential backoff (what `modlake backfill` reads for thousands of stored versions)."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(video_ids))  # BatchGetItem rejects a request that names one key twice
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            keys = [
+                {PARTITION_KEY: {"S": video_pk(video_id)}, SORT_KEY: {"S": SUMMARY_SK}}
+                for video_id in unique[start : start + BATCH_GET_KEYS]
+            ]
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": keys,
+                    "ProjectionExpression": "#pk, #status",
+                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#status": "status"},  # `status` is reserved
+                }
+            }
+            for attempt in range(MAX_BATCH_ATTEMPTS):
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found[item[PARTITION_KEY]["S"].removeprefix(video_pk(""))] = item["status"]["S"]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                self.sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                left = len(request.get(self.table, {}).get("Keys", []))
+                raise ReadIncomplete(
+                    f"{left} summary reads unprocessed after {MAX_BATCH_ATTEMPTS} BatchGetItem attempts"
+                )
         return found
 
     def newest_in_status(self, status: VideoStatus, limit: int) -> list[VideoRecord]:
