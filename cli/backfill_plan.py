@@ -18,10 +18,9 @@ from cli.errors import CliError
 from functions.common.backfill import (
     JOB_DESCRIPTION_PREFIX,
     MANIFEST_PREFIX,
-    MAX_REKOGNITION_VIDEO_SECONDS,
     s3_batch_cost,
 )
-from functions.common.models import MAX_VIDEO_BYTES, VideoRef, VideoStatus
+from functions.common.models import MAX_VIDEO_BYTES, MAX_VIDEO_SECONDS, VideoRef, VideoStatus, longest_video_seconds
 
 MAX_DESCRIPTION_CHARS = 256  # CreateJob's Description limit (botocore's s3control model)
 NULL_VERSION = "null"  # what S3 calls the version of an object written while versioning was off
@@ -173,10 +172,8 @@ class Sorted:
 
 
 def duration_limit_seconds(max_video_minutes: float) -> float:
-    """The longest video the pipeline pays for: Rekognition's 6 hours, or a tighter max_video_minutes policy."""
-    if max_video_minutes > 0:
-        return min(max_video_minutes * 60, MAX_REKOGNITION_VIDEO_SECONDS)
-    return MAX_REKOGNITION_VIDEO_SECONDS
+    """The longest video the pipeline pays for, from the stack's max_video_minutes (0: no policy)."""
+    return longest_video_seconds(max_video_minutes * 60 if max_video_minutes > 0 else None)
 
 
 def sort_candidates(candidates: Sequence[StoredObject], statuses: Mapping[str, VideoStatus | str]) -> Sorted:
@@ -209,7 +206,7 @@ class BackfillPlan:
     headers: dict[tuple[str, str], HeaderReading]
     price_per_minute: float
     ranged_gets: int
-    max_video_seconds: float = MAX_REKOGNITION_VIDEO_SECONDS  # Rekognition's 6 hours, or the stack's tighter policy
+    max_video_seconds: float = MAX_VIDEO_SECONDS  # Rekognition's 6 hours, or the stack's tighter policy
 
     @property
     def to_moderate(self) -> list[StoredObject]:
@@ -251,7 +248,7 @@ class BackfillPlan:
     @property
     def duration_limit(self) -> str:
         """The limit over_time_limit applies, as the table names it: "6 h" or the policy's minutes."""
-        if self.max_video_seconds >= MAX_REKOGNITION_VIDEO_SECONDS:
+        if self.max_video_seconds >= MAX_VIDEO_SECONDS:
             return "6 h"
         return f"{self.max_video_seconds / 60:g} min (policy)"
 

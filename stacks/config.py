@@ -14,7 +14,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
-from functions.common.backfill import MAX_REKOGNITION_VIDEO_SECONDS
+from functions.common.models import MAX_VIDEO_SECONDS
 from functions.common.taxonomy import TOP_LEVEL_CATEGORIES
 
 FALLBACK_REGION = "us-east-1"
@@ -210,7 +210,7 @@ class PipelineConfig:
                 f"rekognition_job_limit {self.rekognition_job_limit}: use your account's quota of concurrent "
                 "Rekognition Video jobs (20 by default)"
             )
-        if not 0 <= self.max_video_minutes <= MAX_REKOGNITION_VIDEO_SECONDS / 60:
+        if not 0 <= self.max_video_minutes <= MAX_VIDEO_SECONDS / 60:
             raise ValueError(
                 f"max_video_minutes {self.max_video_minutes:g}: use 0 (no policy) up to 360 (Rekognition's 6 hours)"
             )

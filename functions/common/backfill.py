@@ -14,8 +14,6 @@ S3_BATCH_PRICE_PER_JOB = 0.25
 S3_BATCH_PRICE_PER_MILLION_OBJECTS = 1.00
 DEFAULT_REKOGNITION_PRICE_PER_MINUTE = 0.10  # stored-video content moderation, first tier (context overrides)
 
-MAX_REKOGNITION_VIDEO_SECONDS = 6 * 3600  # Rekognition Video's stored-video limit: 6 hours
-
 
 def s3_batch_cost(objects: int, jobs: int = 1) -> float:
     """What S3 Batch Operations charges for `jobs` jobs over `objects` manifest objects, in USD."""

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-MAX_VIDEO_BYTES = 10 * 1024**3  # Rekognition Video's stored-video limit
+MAX_VIDEO_BYTES = 10 * 1024**3  # Rekognition Video's stored-video limits: 10 GB and 6 hours
+MAX_VIDEO_SECONDS = 6 * 3600
 CLIENT_TOKEN_PATTERN = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 JOB_TAG_PATTERN = re.compile(r"^[a-zA-Z0-9_.\-:+=/]{1,1024}$")
 
@@ -37,6 +38,11 @@ class VideoSource(StrEnum):
 SETTLED_STATUSES = frozenset(
     {VideoStatus.IN_PROGRESS, VideoStatus.SUCCEEDED, VideoStatus.FAILED, VideoStatus.SKIPPED, VideoStatus.DELETED}
 )
+
+
+def longest_video_seconds(policy_seconds: float | None) -> float:
+    """The longest video modlake pays for: Rekognition's 6 hours, or a tighter max_video_minutes policy."""
+    return MAX_VIDEO_SECONDS if policy_seconds is None else min(policy_seconds, MAX_VIDEO_SECONDS)
 
 
 def utc_now() -> datetime:

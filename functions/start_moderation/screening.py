@@ -13,11 +13,11 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from functions.common.backfill import MAX_REKOGNITION_VIDEO_SECONDS
 from functions.common.containers import NotAMovie, read_movie_header
 from functions.common.lake import LakeWriter, video_row
 from functions.common.models import (
     MAX_VIDEO_BYTES,
+    MAX_VIDEO_SECONDS,
     SETTLED_STATUSES,
     VideoRecord,
     VideoRef,
@@ -117,7 +117,7 @@ def duration_reason(seconds: float | None, policy_seconds: float | None) -> str 
     if seconds is None:
         return None
     minutes = seconds / 60
-    if seconds > MAX_REKOGNITION_VIDEO_SECONDS:
+    if seconds > MAX_VIDEO_SECONDS:
         return f"the video lasts {minutes:.1f} minutes, over Rekognition's 6-hour limit"
     if policy_seconds is not None and seconds > policy_seconds:
         return f"the video lasts {minutes:.1f} minutes, over the max_video_minutes policy ({policy_seconds / 60:g})"

@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions.common.models import MAX_VIDEO_SECONDS
 from sandbox.protocol import ClientFactory, PageTokens, RequestContext, ServiceError
 from sandbox.rekognition import video
 from sandbox.rekognition.classifier import FrameClassifier
@@ -69,7 +70,7 @@ class RekognitionSettings:
     max_concurrent_jobs: int = 20  # AWS default for stored-video jobs
     transactions_per_second: float | None = None  # None = no throttling; else a token bucket per operation
     max_video_bytes: int = 10 * 1024**3
-    max_video_seconds: float = 6 * 3600
+    max_video_seconds: float = MAX_VIDEO_SECONDS
     frames_per_second: float = 2.0
     analysis_workers: int = 1  # threads analysing videos; jobs beyond that wait, still IN_PROGRESS
 

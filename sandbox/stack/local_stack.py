@@ -333,7 +333,7 @@ class LocalStack:
         if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(_INVOKE_PATH):
             return None
         name, _, rest = urllib.parse.unquote(path[len(_INVOKE_PATH) :]).partition("/")
-        name = name.rsplit(":function:", 1)[-1].split(":")[0]  # an ARN (maybe qualified) or a name
+        name = function_name(name)  # an ARN (maybe qualified) or a name
         host = self.runner.host_named(name)
         if rest != "invocations" or host is None:
             return None

@@ -89,9 +89,9 @@ def _identity(video: VideoRef, now: datetime) -> dict[str, Any]:
     }
 
 
-def _kept_if_set(video: VideoRef) -> tuple[str, ...]:
-    """An upload's source overrides a backfill's; a backfill never relabels a video first seen as an upload."""
-    return ("source",) if video.source is VideoSource.BACKFILL else ()
+def _kept_if_set(video: VideoRef, *also: str) -> tuple[str, ...]:
+    """An upload's source (and lane) override a backfill's; a backfill never relabels a video seen as an upload."""
+    return ("source", *also) if video.source is VideoSource.BACKFILL else ()
 
 
 def _number(value: Any, kind: Callable[[Any], Any]) -> Any:
@@ -333,7 +333,7 @@ class DynamoVideoStore:
         }
         # status_since keeps the first time the video queued, so the oldest waiting video goes first; a backfill
         # task for a version already waiting as an upload leaves it in the upload lane.
-        kept = ("status_since", *((WAIT_LANE,) if video.source is VideoSource.BACKFILL else ()), *_kept_if_set(video))
+        kept = ("status_since", *_kept_if_set(video, WAIT_LANE))
         return self._update(
             video.video_id, sets, self._NEW_OR_QUEUED, {":queued": str(VideoStatus.QUEUED)}, keep_existing=kept
         )
