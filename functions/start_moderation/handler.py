@@ -15,7 +15,7 @@ from functions.common.lake import LakeWriter
 from functions.common.messages import parse_start_message
 from functions.common.observability import count, logger, metrics, process_batch
 from functions.common.settings import StartSettings
-from functions.start_moderation.logic import StartDeps, StartOutcome, StartRun
+from functions.start_moderation.logic import StartDeps, StartRun
 
 settings = StartSettings.from_env()  # a missing variable fails the cold start, not a batch
 
@@ -50,6 +50,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def handle(record: SQSRecord) -> None:
         message = parse_start_message(record.body, settings.media_bucket)
         outcome = run.handle(message)
-        count("FillPasses" if outcome is StartOutcome.FILL_PASS else f"Videos{outcome}")
+        count(outcome.metric)
 
     return process_batch(event, context, handle)

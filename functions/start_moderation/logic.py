@@ -55,6 +55,11 @@ class StartOutcome(StrEnum):
     UNKNOWN_OBJECT = "UnknownObject"
     FILL_PASS = "FillPass"
 
+    @property
+    def metric(self) -> str:
+        """The business metric one such message counts: Videos<outcome>, or FillPasses for the tick's pass."""
+        return "FillPasses" if self is StartOutcome.FILL_PASS else f"Videos{self.value}"
+
 
 def retry_delay(attempt: int, rng: Callable[[float, float], float]) -> int:
     """Capped exponential backoff with jitter for a start refused by TPS throttling."""
