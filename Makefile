@@ -11,7 +11,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help demo up install test lint unit synth bench serve digest-preview deploy destroy lock clean
+.PHONY: help demo up install test lint twin unit synth bench serve digest-preview deploy destroy lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -45,8 +45,30 @@ lint: install ## ruff, mypy and the import contracts over functions glue queries
 	$(BIN)/mypy $(CODE_DIRS)
 	$(BIN)/lint-imports --no-cache --no-logo
 
-test: install lint ## lint, then the whole offline test suite
+test: install lint ## lint, then the whole offline test suite, then the functions' tests in the Lambda twin
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory twin
+
+# The Lambda twin: Lambda's Python with exactly the layers' packages and the runtime's SDK (tests/twin/lambda.txt,
+# from stacks/lambda_layers.json) in .twin/lambda, first on the path; the test tools live in the venv behind them.
+TWIN := .twin
+LAMBDA_PYTHON_VERSION := $(shell sed -n 's/.*"runtime": "python\([0-9.]*\)".*/\1/p' stacks/lambda_layers.json)
+LAMBDA_PYTHON ?= $(shell for c in $$(command -v python$(LAMBDA_PYTHON_VERSION)) $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON_VERSION)*/bin/python$(LAMBDA_PYTHON_VERSION); do "$$c" -c '' 2>/dev/null && { echo "$$c"; break; }; done)
+TWIN_PYTHON := $(if $(LAMBDA_PYTHON),$(LAMBDA_PYTHON),$(PYTHON))
+
+$(TWIN)/.installed: tests/twin/lambda.txt tests/twin/tools.txt requirements.txt
+	@if [ -z "$(LAMBDA_PYTHON)" ]; then \
+	  if [ "$$CI" = "true" ]; then echo "no python$(LAMBDA_PYTHON_VERSION) found for the Lambda twin (set LAMBDA_PYTHON=...)"; exit 1; fi; \
+	  echo "WARNING: no python$(LAMBDA_PYTHON_VERSION) on this machine: the Lambda twin runs on $$($(PYTHON) --version)"; fi
+	rm -rf $(TWIN) && $(TWIN_PYTHON) -m venv $(TWIN)
+	@echo "installing Lambda's packages into $(TWIN)/lambda and the test tools into $(TWIN)"
+	$(TWIN)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --target $(TWIN)/lambda -r tests/twin/lambda.txt
+	$(TWIN)/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.txt -r tests/twin/tools.txt
+	@touch $@
+
+twin: $(TWIN)/.installed ## the functions' unit, adapter and handler tests on Lambda's Python and packages
+	MODLAKE_TWIN=1 MODLAKE_TWIN_PYTHON=$(if $(LAMBDA_PYTHON),lambda,fallback) PYTHONPATH=$(TWIN)/lambda \
+	  $(TWIN)/bin/python -m pytest -q -p no:cacheprovider tests/twin tests/unit tests/adapters tests/handlers
 
 synth: install ## write cdk.out/modlake-$(STAGE).template.json
 	$(CDK) synth --quiet -c stage=$(STAGE) > /dev/null
@@ -76,4 +98,4 @@ lock: ## re-pin requirements.txt from requirements.in
 	rm -rf .lockenv
 
 clean: ## remove build output (keeps .venv and node_modules)
-	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache $(TWIN)

@@ -16,6 +16,7 @@ from constructs import Node
 
 from functions.common.models import MAX_VIDEO_SECONDS
 from functions.common.taxonomy import TOP_LEVEL_CATEGORIES
+from stacks.lambda_runtime import lambda_runtime
 
 FALLBACK_REGION = "us-east-1"
 AGGREGATE_BY_VALUES = ("TIMESTAMPS", "SEGMENTS")
@@ -72,8 +73,7 @@ CONTEXT_KEYS = (
     "rekognition_job_limit",
     "max_video_minutes",
     "rekognition_price_per_minute",
-    "powertools_layer_arn",
-    "pandas_layer_arns",
+    "pandas_layer_arn",
     "athena_results_retention_days",
     "athena_bytes_scanned_cutoff",
     "quicksight_principal_arn",
@@ -107,8 +107,8 @@ class PipelineConfig:
     rekognition_job_limit: int
     max_video_minutes: float
     rekognition_price_per_minute: float
-    powertools_layer_arn: str
     pandas_layer_arn: str
+    powertools_layer_parameter: str
     athena_results_retention_days: int
     athena_bytes_scanned_cutoff: int
     quicksight_principal_arn: str
@@ -130,12 +130,13 @@ class PipelineConfig:
                 "in cdk.json) or pass -c <key>=<value>"
             )
         region = _text(raw, "region") or environ.get("CDK_DEFAULT_REGION") or FALLBACK_REGION
-        pandas_layer_arns = _object(raw, "pandas_layer_arns")
-        if region not in pandas_layer_arns:
+        runtime = lambda_runtime()
+        pandas_layer_arn = _text(raw, "pandas_layer_arn").strip() or runtime.pandas_layer_arn(region)
+        if not pandas_layer_arn:
             raise ValueError(
-                f"pandas_layer_arns has no entry for region {region!r}: look up the AWS SDK for pandas layer ARN "
-                f"(Python 3.13, Arm64) for {region} at https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html "
-                f'and add "{region}": "<arn>" to pandas_layer_arns in cdk.json'
+                f"the AWS SDK for pandas {runtime.pandas_version} layer table (stacks/lambda_layers.json) has no "
+                f"row for region {region!r}: find its Python 3.13 Arm64 layer ARN in docs/source/layers.rst of "
+                f"aws/aws-sdk-pandas at tag {runtime.pandas_version} and pass -c pandas_layer_arn=<arn>"
             )
         config = cls(
             stage=_text(raw, "stage"),
@@ -158,8 +159,8 @@ class PipelineConfig:
             rekognition_job_limit=_integer(raw, "rekognition_job_limit"),
             max_video_minutes=_number(raw, "max_video_minutes"),
             rekognition_price_per_minute=_number(raw, "rekognition_price_per_minute"),
-            powertools_layer_arn=_text(raw, "powertools_layer_arn").replace("{region}", region),
-            pandas_layer_arn=str(pandas_layer_arns[region]),
+            pandas_layer_arn=pandas_layer_arn,
+            powertools_layer_parameter=runtime.powertools_parameter,
             athena_results_retention_days=_integer(raw, "athena_results_retention_days"),
             athena_bytes_scanned_cutoff=_integer(raw, "athena_bytes_scanned_cutoff"),
             quicksight_principal_arn=_text(raw, "quicksight_principal_arn").strip(),
@@ -218,7 +219,14 @@ class PipelineConfig:
             raise ValueError(
                 f"rekognition_price_per_minute {self.rekognition_price_per_minute:g}: a price is not negative"
             )
-        for name in ("event_bus_name", "event_source", "powertools_layer_arn", "pandas_layer_arn"):
+        if not re.fullmatch(
+            rf"arn:aws[a-z-]*:lambda:{re.escape(self.region)}:\d{{12}}:layer:[\w-]+:\d+", self.pandas_layer_arn
+        ):
+            raise ValueError(
+                f"pandas_layer_arn {self.pandas_layer_arn!r}: use a layer version ARN in {self.region}, "
+                "e.g. arn:aws:lambda:<region>:336392948345:layer:AWSSDKPandas-Python313-Arm64:<n>"
+            )
+        for name in ("event_bus_name", "event_source"):
             if not getattr(self, name):
                 raise ValueError(f"{name} is empty")
         if self.event_source.startswith("aws."):

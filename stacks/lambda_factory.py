@@ -12,9 +12,11 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks.config import PipelineConfig
+from stacks.lambda_runtime import lambda_runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRECTORIES = ("functions", "glue", "queries")
@@ -77,8 +79,14 @@ class LambdaFactory(Construct):
         super().__init__(scope, construct_id)
         self._config = config
         self.code = lambda_.Code.from_asset(str(PROJECT_ROOT), exclude=CODE_EXCLUDES, ignore_mode=IgnoreMode.GLOB)
+        runtime = lambda_runtime()
+        self.runtime = lambda_.Runtime(runtime.runtime, lambda_.RuntimeFamily.PYTHON)
+        self.architecture = lambda_.Architecture.custom(runtime.architecture)
+        # The Powertools layer of exactly the pinned version, resolved when CloudFormation deploys (an SSM-typed
+        # stack parameter on AWS's public parameter), so it cannot drift from requirements.txt.
+        powertools_layer_arn = ssm.StringParameter.value_for_string_parameter(self, config.powertools_layer_parameter)
         self.layers = [
-            lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", config.powertools_layer_arn),
+            lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_layer_arn),
             lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", config.pandas_layer_arn),
         ]
 
@@ -115,8 +123,8 @@ class LambdaFactory(Construct):
             description=description,
             code=self.code,
             handler=f"functions.{folder}.handler.handler",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.ARM_64,
+            runtime=self.runtime,
+            architecture=self.architecture,
             timeout=timeout,
             memory_size=memory_size,
             role=role,

@@ -27,8 +27,8 @@ def test_cdk_json_defaults_give_a_dev_config_in_the_fallback_region() -> None:
     assert (config.min_confidence, config.flag_threshold) == (50, 80)
     assert config.aggregate_by == "TIMESTAMPS"
     assert config.start_max_concurrency == 2
-    assert config.powertools_layer_arn.startswith("arn:aws:lambda:us-east-1:017000801446:layer:")
-    assert config.pandas_layer_arn == "arn:aws:lambda:us-east-1:336392948345:layer:AWSSDKPandas-Python313-Arm64:4"
+    assert config.powertools_layer_parameter == "/aws/service/powertools/python/arm64/python3.13/3.37.0"
+    assert config.pandas_layer_arn == "arn:aws:lambda:us-east-1:336392948345:layer:AWSSDKPandas-Python313-Arm64:14"
     assert config.removal_policy == RemovalPolicy.DESTROY
     assert config.glue_database_name == "modlake_dev"
 
@@ -37,10 +37,9 @@ def test_the_cdk_default_environment_fills_account_and_an_empty_region() -> None
     # Given the CLI's CDK_DEFAULT_ACCOUNT/REGION and region "" in context
     # When the config is read
     config = _config({"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "eu-north-1"})
-    # Then the environment decides, and the layer ARNs follow the region
+    # Then the environment decides, and the pandas layer follows the region
     assert (config.account, config.region) == ("123456789012", "eu-north-1")
-    assert ":eu-north-1:" in config.powertools_layer_arn
-    assert ":eu-north-1:" in config.pandas_layer_arn
+    assert config.pandas_layer_arn == "arn:aws:lambda:eu-north-1:336392948345:layer:AWSSDKPandas-Python313-Arm64:14"
 
 
 def test_command_line_strings_are_converted() -> None:
@@ -85,7 +84,12 @@ def test_command_line_strings_are_converted() -> None:
         ({"stage": "Prod_1"}, "stage 'Prod_1'"),
         ({"event_source": "aws.s3"}, "EventBridge reserves sources starting with 'aws.'"),
         ({"log_retention_days": 30.5}, "log_retention_days must be a whole number"),
-        ({"region": "mars-north-1"}, "pandas_layer_arns has no entry for region 'mars-north-1'"),
+        ({"region": "mars-north-1"}, "layer table (stacks/lambda_layers.json) has no row for region 'mars-north-1'"),
+        (
+            {"pandas_layer_arn": "arn:aws:lambda:eu-west-1:336392948345:layer:AWSSDKPandas-Python313-Arm64:14"},
+            "pandas_layer_arn 'arn:aws:lambda:eu-west-1:",
+        ),
+        ({"pandas_layer_arn": "AWSSDKPandas-Python313-Arm64"}, "use a layer version ARN in us-east-1"),
         ({"digest_timezone": "Mars/Olympus_Mons"}, "digest_timezone 'Mars/Olympus_Mons': use an IANA time zone"),
         ({"digest_timezone": "utc"}, "digest_timezone 'utc': use an IANA time zone"),
         ({"digest_timezone": ""}, "digest_timezone '': use an IANA time zone"),
@@ -160,14 +164,27 @@ def test_digest_values_from_the_command_line_are_converted() -> None:
     assert config.quicksight_principal_arn.endswith(":group/default/analysts")
 
 
-def test_an_unmapped_region_error_tells_how_to_add_a_layer() -> None:
-    # Given a deploy region without an AWS SDK for pandas layer entry
+def test_a_region_without_a_table_row_is_told_where_to_find_its_layer() -> None:
+    # Given a deploy region the AWS SDK for pandas layer table has no row for
     # When the config is read
     with pytest.raises(ValueError) as error:
-        _config({"CDK_DEFAULT_REGION": "af-south-1"})
-    # Then the message says where to find the ARN and where to put it
-    assert 'add "af-south-1": "<arn>" to pandas_layer_arns in cdk.json' in str(error.value)
-    assert "aws-sdk-pandas" in str(error.value)
+        _config({"CDK_DEFAULT_REGION": "mx-central-1"})
+    # Then the message names the release's layer list and the context key that takes the ARN
+    assert "docs/source/layers.rst of aws/aws-sdk-pandas at tag 3.17.0" in str(error.value)
+    assert "-c pandas_layer_arn=<arn>" in str(error.value)
+
+
+def test_a_region_whose_layer_lives_in_another_account_gets_that_arn_and_an_override_wins() -> None:
+    # Given regions whose rows differ from the common :14 (another version, another account)
+    # Then each gets its own row, and a pandas_layer_arn in context replaces the table's
+    assert _config({"CDK_DEFAULT_REGION": "af-south-1"}).pandas_layer_arn.endswith(
+        ":336392948345:layer:AWSSDKPandas-Python313-Arm64:13"
+    )
+    assert _config({"CDK_DEFAULT_REGION": "eu-south-1"}).pandas_layer_arn.endswith(
+        ":774444163449:layer:AWSSDKPandas-Python313-Arm64:11"
+    )
+    own = "arn:aws:lambda:us-east-1:123456789012:layer:my-pandas:3"
+    assert _config(pandas_layer_arn=own).pandas_layer_arn == own
 
 
 def test_missing_context_points_to_cdk_json() -> None:
