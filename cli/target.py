@@ -16,11 +16,12 @@ from botocore.exceptions import ClientError
 from cli.announcement import RunningStack
 from cli.errors import NO_REGION, CliError, Unreachable
 from functions.common.adapters.clients import (
-    CLIENT_CONFIG,
-    LOCAL_ENDPOINT_CONFIG,
     LOCAL_SECRET_KEY,
+    apply_retry_policy,
+    client_config,
     error_code,
     keep_endpoint_host,
+    retry_policy,
 )
 
 DEFAULT_STACK = "modlake-dev"
@@ -28,8 +29,6 @@ LOCAL_ACCESS_KEY = "modlake-cli"  # any key works locally; moto maps every unkno
 HEALTH_TIMEOUT_SECONDS = 2.0
 NO_LOCAL_STACK = "no local stack is running: start one with `modlake up` (or `make demo`)"
 _CLI_AGENT = Config(user_agent_extra="modlake-cli")
-_CLIENT_CONFIG = CLIENT_CONFIG.merge(_CLI_AGENT)
-_LOCAL_CLIENT_CONFIG = LOCAL_ENDPOINT_CONFIG.merge(_CLI_AGENT)
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class Target:
         if not region:
             raise CliError(NO_REGION)
         session = boto3.session.Session(region_name=region)
-        cloudformation = session.client("cloudformation", config=_CLIENT_CONFIG)
+        cloudformation = session.client("cloudformation", config=client_config("cloudformation").merge(_CLI_AGENT))
         try:
             stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
         except ClientError as error:
@@ -101,11 +100,12 @@ class Target:
         """
         key = f"client:{service}:{id(config) if config else ''}"
         if key not in self._cache:
-            base = _LOCAL_CLIENT_CONFIG if self.is_local else _CLIENT_CONFIG
+            base = client_config(service, local=self.is_local).merge(_CLI_AGENT)
             merged = base.merge(config) if config else base
             client = self._session().client(service, endpoint_url=self.endpoint_url, config=merged)
             if self.endpoint_url is not None and service == "s3control":
                 keep_endpoint_host(client, self.endpoint_url)  # S3 Control puts the account id before any host
+            apply_retry_policy(client, retry_policy(service))
             self._cache[key] = (config, client)  # holding `config` keeps its id from being reused
         return self._cache[key][1]
 

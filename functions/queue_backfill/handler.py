@@ -12,7 +12,7 @@ from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.adapters.retryable import is_transient
 from functions.common.adapters.s3 import S3LakeObjects, S3MediaObjects
 from functions.common.lake import LakeWriter
-from functions.common.observability import count, logger, metrics
+from functions.common.observability import count, logger, metrics, tracer
 from functions.common.settings import BackfillSettings
 from functions.queue_backfill.logic import BackfillDeps, TaskAnswer, TaskResult, queue_task
 
@@ -49,6 +49,7 @@ def answer(task: S3BatchOperationTask) -> TaskAnswer:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)  # responses can hold keys and labels
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer S3 Batch Operations (one task per invocation): Succeeded, TemporaryFailure or PermanentFailure."""

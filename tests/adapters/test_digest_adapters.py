@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -154,19 +155,36 @@ def test_a_query_still_running_when_time_runs_out_is_stopped(athena: tuple[Any, 
     assert clock.sleeps == [0.5]
 
 
-def test_a_throttled_start_is_retried(athena: tuple[Any, Stubber]) -> None:
+def test_a_failed_query_stops_the_others_still_running_at_once(athena: tuple[Any, Stubber]) -> None:
     client, stubber = athena
-    # Given Athena throttling the first start
-    stubber.add_client_error("start_query_execution", "TooManyRequestsException", "Rate exceeded")
-    expect_start(stubber, TOTALS, "q1")
+    # Given three queries: the first finishes, the second fails, the third is still running
+    for query, execution_id in ((TOTALS, "q1"), (TREND, "q2"), (TOTALS, "q3")):
+        expect_start(stubber, query, execution_id)
     stubber.add_response("get_query_execution", status("q1", "SUCCEEDED"), {"QueryExecutionId": "q1"})
     stubber.add_response(
-        "get_query_results", athena_rows([("videos", "bigint")], [["0"]], header=True), {"QueryExecutionId": "q1"}
+        "get_query_execution", status("q2", "FAILED", "bytes scanned limit"), {"QueryExecutionId": "q2"}
     )
+    # Then only the one still running is stopped, before the failure is raised (no poll of it, no wait)
+    stubber.add_response("stop_query_execution", {}, {"QueryExecutionId": "q3"})
     clock = Clock(300_000)
-    # When / Then the start is retried after a pause and the query completes
-    assert runner(client, clock).run_all([(TOTALS, PARAMETERS)]) == [[{"videos": 0}]]
-    assert clock.sleeps == [0.5]
+    with pytest.raises(QueryFailed, match="digest_trend FAILED: bytes scanned limit"):
+        runner(client, clock).run_all([(TOTALS, PARAMETERS), (TREND, PARAMETERS), (TOTALS, PARAMETERS)])
+    assert clock.sleeps == []
+
+
+def test_a_start_that_fails_stops_the_queries_already_started(athena: tuple[Any, Stubber]) -> None:
+    client, stubber = athena
+    # Given a first query started and a second Athena refuses
+    expect_start(stubber, TOTALS, "q1")
+    stubber.add_client_error("start_query_execution", "InvalidRequestException", "workgroup is disabled")
+    # Then the started one is stopped and the refusal raised; a stop that fails is noted on it, not raised instead
+    stubber.add_client_error("stop_query_execution", "InternalServerException", "try again")
+    with pytest.raises(ClientError, match="workgroup is disabled") as raised:
+        runner(client, Clock(300_000)).run_all([(TOTALS, PARAMETERS), (TREND, PARAMETERS)])
+    assert raised.value.__notes__ == [
+        "could not stop query digest_totals (q1): An error occurred (InternalServerException) when calling the "
+        "StopQueryExecution operation: try again"
+    ]
 
 
 def test_a_query_without_parameters_sends_no_execution_parameters(athena: tuple[Any, Stubber]) -> None:

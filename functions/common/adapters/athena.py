@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common.adapters.clients import error_code
 from functions.common.errors import QueryFailed
 from queries import SqlFile
 
-_THROTTLED = {"TooManyRequestsException", "ThrottlingException"}
 _DONE = {"SUCCEEDED", "FAILED", "CANCELLED"}
 _INTEGER_TYPES = {"tinyint", "smallint", "integer", "int", "bigint"}
 _FLOAT_TYPES = {"double", "float", "real", "decimal"}
@@ -70,10 +68,28 @@ class AthenaQueryRunner:
         self.max_wait = max_wait
 
     def run_all(self, requests: Sequence[tuple[SqlFile, Sequence[str]]]) -> list[list[dict[str, Any]]]:
-        """Start every query at once, wait for all, then page through each one's results."""
-        running = [_Running(query.name, self._start(query, parameters)) for query, parameters in requests]
-        self._wait(running)
+        """Start every query at once, wait for all, then page through each one's results.
+
+        When one fails (or cannot start, or time runs out) the others still running are stopped at once: their
+        results could no longer be used, and Athena bills the data they scan.
+        """
+        running: list[_Running] = []
+        try:
+            for query, parameters in requests:
+                running.append(_Running(query.name, self._start(query, parameters)))
+            self._wait(running)
+        except Exception as error:
+            self._stop([run for run in running if run.state not in _DONE], error)
+            raise
         return [self._rows(run.execution_id) for run in running]
+
+    def _stop(self, running: Sequence[_Running], cause: Exception) -> None:
+        for run in running:
+            try:
+                self.athena.stop_query_execution(QueryExecutionId=run.execution_id)
+                run.state = "CANCELLED"
+            except (ClientError, BotoCoreError) as error:  # the first failure is the one to report
+                cause.add_note(f"could not stop query {run.name} ({run.execution_id}): {error}")
 
     def _start(self, query: SqlFile, parameters: Sequence[str]) -> str:
         request: dict[str, Any] = {
@@ -83,15 +99,8 @@ class AthenaQueryRunner:
         }
         if parameters:  # Athena rejects an empty ExecutionParameters list
             request["ExecutionParameters"] = list(parameters)
-        wait = self.first_wait
-        while True:
-            try:
-                return str(self.athena.start_query_execution(**request)["QueryExecutionId"])
-            except ClientError as error:
-                if error_code(error) not in _THROTTLED or self._out_of_time(wait):
-                    raise
-            self.sleep(wait)
-            wait = min(wait * 2, self.max_wait)
+        # Throttling is retried by the client's retry policy (functions.common.adapters.clients), not here.
+        return str(self.athena.start_query_execution(**request)["QueryExecutionId"])
 
     def _wait(self, running: list[_Running]) -> None:
         wait = self.first_wait
@@ -106,9 +115,7 @@ class AthenaQueryRunner:
             pending = [run for run in running if run.state not in _DONE]
             if not pending:
                 return
-            if self._out_of_time(wait):
-                for run in pending:
-                    self.athena.stop_query_execution(QueryExecutionId=run.execution_id)
+            if self._out_of_time(wait):  # run_all stops the pending queries
                 raise QueryFailed(pending[0].name, "TIMED_OUT", "stopped: the function's time ran out")
             self.sleep(wait)
             wait = min(wait * 1.5, self.max_wait)
