@@ -60,6 +60,7 @@ class Backfill(Construct):
             media_bucket=media_bucket,
             analytics_bucket=analytics_bucket,
             videos_table=videos_table,
+            key_prefix=config.key_prefix,
             media_reads="any stored video the backfill names",
         )
         acknowledge(self.function.role, {**wildcard_resource_finding(), **findings})
@@ -76,7 +77,8 @@ class Backfill(Construct):
         )
         manifests = analytics_bucket.arn_for_objects(f"{MANIFEST_PREFIX}*")
         reports = analytics_bucket.arn_for_objects(f"{REPORT_PREFIX}/*")
-        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[manifests]))
+        # The analytics bucket is not versioned: a manifest is read as s3:GetObject, never as a named version.
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[manifests]))
         role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[reports]))
         role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[analytics_bucket.bucket_arn])

@@ -15,11 +15,12 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from glue import LABELS, VIDEOS
+from glue import VIDEOS
 from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, settings_environment
-from stacks.nag import S3_READ_ACTIONS, acknowledge, arn_finding, bucket_findings, wildcard_resource_finding
+from stacks.nag import acknowledge, object_findings, wildcard_resource_finding
 from stacks.queues import secure_queue
+from stacks.storage_access import grant_items, grant_objects, grant_publish, grant_send
 from stacks.topics import account_service, encrypted_topic
 
 DIGEST_FOLDER = "send_digest"
@@ -45,8 +46,19 @@ ATHENA_QUERY_ACTIONS = (
     "athena:GetQueryResults",
     "athena:StopQueryExecution",
 )
-GLUE_READ_ACTIONS = ("glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions")
+GLUE_DATABASE_ACTIONS = ("glue:GetDatabase",)  # on the catalog and the database
+GLUE_TABLE_ACTIONS = ("glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions")  # and the tables
+# The tables the digest's queries (queries/digest_*.sql) read; tests/infra/test_digest.py checks the SQL against it.
+DIGEST_READS = (VIDEOS,)
+# Powertools idempotency: a conditional PutItem takes the day, UpdateItem records the result, DeleteItem removes the
+# record of a run that raised (so Lambda's retry runs again), GetItem reads an existing record when the failed
+# PutItem did not return it.
 DIGEST_ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+# What Athena needs of the caller for the result location (AmazonAthenaFullAccess names the same actions, with
+# s3:GetBucketLocation, for aws-athena-query-results-*): it writes the results, reads them back for GetQueryResults,
+# and manages its multipart uploads.
+RESULTS_BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketMultipartUploads")
+RESULTS_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 SES_SEND_ACTION = "ses:SendEmail"
 
 
@@ -126,37 +138,50 @@ class Digest(Construct):
         tables: Sequence[str],
         workgroup_arn: str,
     ) -> None:
-        """Athena runs the digest queries with the caller's permissions: the workgroup, the catalog and the lake."""
+        """Athena runs the digest queries with the caller's permissions: the workgroup, the catalog entries and the
+        objects of the tables they read (of the stack's `tables`), nothing else of the lake."""
         function = self.function
         stack = Stack.of(self)
+        missing = [spec.name for spec in DIGEST_READS if spec.name not in tables]
+        if missing:
+            raise ValueError(f"the digest reads {missing}, which the stack's Glue database does not define")
         function.add_to_role_policy(iam.PolicyStatement(actions=list(ATHENA_QUERY_ACTIONS), resources=[workgroup_arn]))
+        catalog = [
+            stack.format_arn(service="glue", resource="catalog", arn_format=ArnFormat.NO_RESOURCE_NAME),
+            stack.format_arn(service="glue", resource="database", resource_name=database),
+        ]
+        function.add_to_role_policy(iam.PolicyStatement(actions=list(GLUE_DATABASE_ACTIONS), resources=catalog))
+        read_tables = [
+            stack.format_arn(service="glue", resource="table", resource_name=f"{database}/{spec.name}")
+            for spec in DIGEST_READS
+        ]
         function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=list(GLUE_READ_ACTIONS),
-                resources=[
-                    stack.format_arn(service="glue", resource="catalog", arn_format=ArnFormat.NO_RESOURCE_NAME),
-                    stack.format_arn(service="glue", resource="database", resource_name=database),
-                    *(
-                        stack.format_arn(service="glue", resource="table", resource_name=f"{database}/{t}")
-                        for t in tables
-                    ),
-                ],
-            )
+            iam.PolicyStatement(actions=list(GLUE_TABLE_ACTIONS), resources=[*catalog, *read_tables])
         )
         lake_patterns = {
-            f"{VIDEOS.prefix}*": f"Parquet objects of the {VIDEOS.name} table that the digest queries read",
-            f"{LABELS.prefix}*": f"Parquet objects of the {LABELS.name} table that the digest queries read",
+            f"{spec.prefix}*": f"Parquet objects of the {spec.name} table that the digest queries read"
+            for spec in DIGEST_READS
         }
-        for pattern in lake_patterns:
-            analytics_bucket.grant_read(function, pattern)
-        results_bucket.grant_read(function)  # Athena reads the results back as the caller ...
-        results_bucket.grant_put(function)  # ... after writing them as the caller
+        # Athena reads the tables' objects as the caller: it lists each table's (partition's) location, finds the
+        # bucket's region and reads the objects; nothing else in the lake.
+        grant_objects(function, analytics_bucket, ["s3:GetObject"], lake_patterns)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[analytics_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": list(lake_patterns)}},
+            )
+        )
+        buckets = [analytics_bucket.bucket_arn, results_bucket.bucket_arn]
+        function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=buckets))
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(RESULTS_BUCKET_ACTIONS), resources=[results_bucket.bucket_arn])
+        )
+        grant_objects(function, results_bucket, RESULTS_OBJECT_ACTIONS, ["*"])
         self._findings.update(
             {
-                **bucket_findings(analytics_bucket, lake_patterns, S3_READ_ACTIONS),
-                **bucket_findings(
-                    results_bucket, {"*": "Athena query results, which expire; Athena picks the keys"}, []
-                ),
+                **object_findings(analytics_bucket, lake_patterns),
+                **object_findings(results_bucket, {"*": "Athena query results, which expire; Athena picks the keys"}),
             }
         )
 
@@ -165,15 +190,9 @@ class Digest(Construct):
         function = self.function
         config = self._config
         # No table grant takes a condition: a statement limited to items whose partition key is DIGEST.
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=list(DIGEST_ITEM_ACTIONS),
-                resources=[videos_table.table_arn],
-                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [DIGEST_PARTITION_KEY]}},
-            )
-        )
-        analytics_bucket.grant_put(function, f"{DIGEST_ARCHIVE_PREFIX}*")
-        self.topic.grant_publish(function)
+        grant_items(function, videos_table, DIGEST_ITEM_ACTIONS, [DIGEST_PARTITION_KEY], exact=True)
+        grant_objects(function, analytics_bucket, ["s3:PutObject"], [f"{DIGEST_ARCHIVE_PREFIX}*"])
+        grant_publish(function, self.topic)
         if config.digest_sender:
             # No grant exists for SES; the statement names the sender's identity and its domain's identity.
             stack = Stack.of(self)
@@ -189,16 +208,8 @@ class Digest(Construct):
             )
         self._findings.update(
             {
-                **bucket_findings(
-                    analytics_bucket, {f"{DIGEST_ARCHIVE_PREFIX}*": "the archived digests, one folder per day"}, []
-                ),
-                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
-                    "topic.grant_publish on a KMS-encrypted topic: SNS needs GenerateDataKey on the topic's own key "
-                    "(the resource is that key, not *)"
-                ),
-                "AwsSolutions-IAM5[Action::s3:Abort*]": (
-                    "bucket.grant_put: aborting its own multipart uploads, under digests/* and in the Athena results "
-                    "bucket only"
+                **object_findings(
+                    analytics_bucket, {f"{DIGEST_ARCHIVE_PREFIX}*": "the archived digests, one folder per day"}
                 ),
                 **wildcard_resource_finding(),
             }
@@ -215,17 +226,13 @@ class Digest(Construct):
             # aws:SourceAccount keeps other accounts' schedules from using this role (confused deputy).
             assumed_by=account_service(self, "scheduler"),
         )
-        self.function.grant_invoke(self.scheduler_role)
-        # Scheduler sends undeliverable invocations to the DLQ with the target's role.
-        self.dead_letter_queue.grant_send_messages(self.scheduler_role)
-        acknowledge(
-            self.scheduler_role,
-            {
-                arn_finding(self.function, ":*"): (
-                    "function.grant_invoke also covers the digest function's own versions and aliases (<arn>:*)"
-                ),
-            },
+        # The schedule invokes the function's unqualified ARN; function.grant_invoke would add every version and
+        # alias (<arn>:*), which nothing invokes.
+        self.scheduler_role.add_to_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
         )
+        # Scheduler sends undeliverable invocations to the DLQ with the target's role.
+        grant_send(self.scheduler_role, self.dead_letter_queue)
         self.schedule = scheduler.CfnSchedule(
             self,
             "Schedule",

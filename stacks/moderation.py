@@ -14,21 +14,23 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from functions.common import table_design
 from functions.common.messages import fill_slots_message
 from glue import LABELS, VIDEOS
 from glue.schema import STAGING_PREFIX
 from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, queue_visibility_timeout, settings_environment
-from stacks.nag import (
-    S3_GRANT_REASONS,
-    S3_READ_ACTIONS,
-    acknowledge,
-    bucket_findings,
-    table_index_finding,
-    wildcard_resource_finding,
-)
+from stacks.nag import acknowledge, object_findings, wildcard_resource_finding
 from stacks.queues import secure_queue
 from stacks.screening import grant_screening
+from stacks.storage_access import (
+    VIDEO_ITEMS,
+    grant_index_queries,
+    grant_items,
+    grant_objects,
+    grant_publish,
+    grant_send,
+)
 from stacks.topics import account_service, encrypted_topic
 
 START_FUNCTION_TIMEOUT = Duration.seconds(60)
@@ -40,10 +42,14 @@ START_JOB_ACTION = "rekognition:StartContentModeration"
 GET_RESULTS_ACTION = "rekognition:GetContentModeration"
 START_FOLDER = "start_moderation"
 COLLECT_FOLDER = "collect_results"
-_COLLECT_S3_REASONS = {
-    **S3_GRANT_REASONS,
-    "s3:DeleteObject*": f"bucket.grant_delete: staged Parquet parts under {STAGING_PREFIX}* only",
-}
+REKOGNITION_SERVICE = "rekognition.amazonaws.com"
+# The indexes each function queries (functions/common/adapters/dynamodb.py): start_moderation counts running jobs
+# (by_status), takes waiting videos (waiting) and finds a deleted object's versions (by_object); collect_results finds
+# a job's video (by_job) and the waiting video a finished job frees a slot for (waiting).
+START_INDEXES = (table_design.BY_STATUS, table_design.WAITING, table_design.BY_OBJECT)
+COLLECT_INDEXES = (table_design.BY_JOB, table_design.WAITING)
+# collect_results reads a video's summary, writes its label chunks (BatchWriteItem) and settles it (UpdateItem).
+COLLECT_ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem")
 
 
 class Moderation(Construct):
@@ -94,17 +100,8 @@ class Moderation(Construct):
             # aws:SourceAccount keeps other accounts' Rekognition jobs from using this role (confused deputy).
             assumed_by=account_service(self, "rekognition"),
         )
-        # sns:Publish on this topic, plus kms:Decrypt and kms:GenerateDataKey* on this topic's key.
-        self.completion_topic.grant_publish(self.rekognition_role)
-        acknowledge(
-            self.rekognition_role,
-            {
-                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
-                    "topic.grant_publish on a KMS-encrypted topic: SNS needs GenerateDataKey on the topic's own key "
-                    "(the resource is that key, not *)"
-                ),
-            },
-        )
+        # sns:Publish on this topic, plus kms:GenerateDataKey and kms:Decrypt on this topic's key.
+        grant_publish(self.rekognition_role, self.completion_topic)
 
     def _create_collect_queue(self) -> None:
         """The collect queue, subscribed to the completion topic with the SNS envelope kept (no raw delivery)."""
@@ -186,12 +183,21 @@ class Moderation(Construct):
             media_bucket=media_bucket,
             analytics_bucket=analytics_bucket,
             videos_table=videos_table,
+            key_prefix=config.key_prefix,
             media_reads="any uploaded video, which Rekognition reads as the caller",
         )
-        start_queue.grant_send_messages(function)  # re-tries a start refused by TPS throttling
+        grant_index_queries(function, videos_table, START_INDEXES)
+        grant_send(function, start_queue)  # re-tries a start refused by TPS throttling
         # No grant exists and StartContentModeration has no resource-level permissions: resource must be "*".
         function.add_to_role_policy(iam.PolicyStatement(actions=[START_JOB_ACTION], resources=["*"]))
-        self.rekognition_role.grant_pass_role(function.grant_principal)
+        # What grant_pass_role grants, with a condition: the role can be passed to Rekognition only.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.rekognition_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": REKOGNITION_SERVICE}},
+            )
+        )
         acknowledge(function.role, {**wildcard_resource_finding(START_JOB_ACTION), **findings})
         return function
 
@@ -225,32 +231,23 @@ class Moderation(Construct):
         function.add_event_source(
             sources.SqsEventSource(self.collect_queue, batch_size=1, report_batch_item_failures=True)
         )
-        videos_table.grant_read_write_data(function)
+        grant_items(function, videos_table, COLLECT_ITEM_ACTIONS, [VIDEO_ITEMS])
+        grant_index_queries(function, videos_table, COLLECT_INDEXES)
         lake_patterns = {
             f"{VIDEOS.prefix}*": f"Parquet objects of the {VIDEOS.name} table, one per job",
             f"{LABELS.prefix}*": f"Parquet objects of the {LABELS.name} table, one per job",
             f"{STAGING_PREFIX}*": "Parquet parts staged while a long job is collected",
         }
-        for pattern in lake_patterns:
-            analytics_bucket.grant_read(function, pattern)
-            analytics_bucket.grant_put(function, pattern)
-        analytics_bucket.grant_delete(function, f"{STAGING_PREFIX}*")  # staged parts only; history is never deleted
-        start_queue.grant_send_messages(function)  # a finished job frees a slot: kick a waiting video
-        self.collect_queue.grant_send_messages(function)  # continue a long job from its checkpoint
+        grant_objects(function, analytics_bucket, ["s3:PutObject"], lake_patterns)
+        # It reads back only the parts it staged, and deletes only those (DeleteObjects); history is never deleted.
+        grant_objects(function, analytics_bucket, ["s3:GetObject", "s3:DeleteObject"], [f"{STAGING_PREFIX}*"])
+        grant_send(function, start_queue)  # a finished job frees a slot: kick a waiting video
+        grant_send(function, self.collect_queue)  # continue a long job from its checkpoint
         # No grant exists and GetContentModeration has no resource-level permissions: resource must be "*".
         function.add_to_role_policy(iam.PolicyStatement(actions=[GET_RESULTS_ACTION], resources=["*"]))
         events.EventBus.from_event_bus_name(self, "EventBus", config.event_bus_name).grant_put_events_to(function)
         acknowledge(
             function.role,
-            {
-                **wildcard_resource_finding(GET_RESULTS_ACTION),
-                **table_index_finding(videos_table),
-                **bucket_findings(
-                    analytics_bucket,
-                    lake_patterns,
-                    [*S3_READ_ACTIONS, "s3:Abort*", "s3:DeleteObject*"],
-                    _COLLECT_S3_REASONS,
-                ),
-            },
+            {**wildcard_resource_finding(GET_RESULTS_ACTION), **object_findings(analytics_bucket, lake_patterns)},
         )
         return function

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
-
-# Why each wildcard action a CDK bucket grant brings is acceptable (cdk-nag AwsSolutions-IAM5).
-S3_GRANT_REASONS: Mapping[str, str] = {
-    "s3:GetBucket*": "bucket.grant_read: CDK's read action set, on this function's bucket and prefixes only",
-    "s3:GetObject*": "bucket.grant_read: CDK's read action set, on this function's bucket and prefixes only",
-    "s3:List*": "bucket.grant_read: CDK's read action set, on this function's bucket and prefixes only",
-    "s3:Abort*": "bucket.grant_put: aborting its own multipart uploads, under this function's prefixes only",
-}
-S3_READ_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")
 
 
 def acknowledge(construct: IConstruct | None, findings: Mapping[str, str]) -> None:
@@ -35,25 +25,11 @@ def arn_finding(resource: IConstruct, suffix: str, attribute: str = "Arn") -> st
     return f"AwsSolutions-IAM5[Resource::<{Stack.of(resource).get_logical_id(cfn)}.{attribute}>{suffix}]"
 
 
-def bucket_findings(
-    bucket: s3.IBucket,
-    patterns: Mapping[str, str],
-    actions: Iterable[str],
-    reasons: Mapping[str, str] = S3_GRANT_REASONS,
-) -> dict[str, str]:
-    """Findings of bucket grants: the wildcard actions, and each object pattern with what lives there."""
-    findings = {f"AwsSolutions-IAM5[Action::{action}]": reasons[action] for action in actions}
-    for pattern, contents in patterns.items():
-        findings[arn_finding(bucket, f"/{pattern}")] = f"{pattern} holds {contents}; keys are only known at run time"
-    return findings
-
-
-def table_index_finding(table: dynamodb.ITable) -> dict[str, str]:
-    """The finding of a table grant that includes the table's GSIs, which IAM addresses as <table>/index/*."""
+def object_findings(bucket: s3.IBucket, patterns: Mapping[str, str]) -> dict[str, str]:
+    """The IAM5 finding of each object pattern a statement names on the bucket, with what lives there."""
     return {
-        arn_finding(table, "/index/*"): (
-            "table.grant_read_write_data includes the videos table's own GSIs, which IAM addresses as <table>/index/*"
-        )
+        arn_finding(bucket, f"/{pattern}"): f"{pattern} holds {contents}; keys are only known at run time"
+        for pattern, contents in patterns.items()
     }
 
 

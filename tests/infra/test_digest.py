@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+import sqlglot
 
 from functions.common.adapters.once import DIGEST_PARTITION
 from functions.common.settings import DigestSettings
-from stacks.digest import DIGEST_PARTITION_KEY
+from functions.send_digest.assemble import DigestScope, build_digest
+from queries import named_query
+from stacks.digest import DIGEST_PARTITION_KEY, DIGEST_READS
+from tests.digest_fakes import FakeQueries
 from tests.infra.conftest import DIGEST_SENDER
 from tests.infra.synth import Synth, as_list, render
 from tests.infra.test_queues import dead_letter_queue_ids
@@ -89,18 +94,16 @@ def test_scheduler_role_may_only_invoke_the_digest_function_and_dead_letter(dev:
         for action in as_list(statement["Action"])
         for resource in as_list(statement["Resource"])
     }
-    # Then only Scheduler (from this account) assumes it, and it may invoke the digest function (and its versions)
-    # and send the undeliverable invocations to the DLQ: nothing else
+    # Then only Scheduler (from this account) assumes it, and it may invoke the digest function (the unqualified ARN
+    # the schedule targets, no version or alias) and send the undeliverable invocations to the DLQ: nothing else
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     assert "ManagedPolicyArns" not in role and "Policies" not in role
-    assert {(a, r) for a, r in grants if not a.startswith("sqs:")} == {
+    assert grants == {
         ("lambda:InvokeFunction", f"<{function_id}.Arn>"),
-        ("lambda:InvokeFunction", f"<{function_id}.Arn>:*"),
+        ("sqs:SendMessage", f"<{dead_letter_queue}.Arn>"),
     }
-    assert {r for a, r in grants if a.startswith("sqs:")} == {f"<{dead_letter_queue}.Arn>"}
-    assert "sqs:SendMessage" in {a for a, _ in grants}
 
 
 @pytest.mark.parametrize("synth_name", ["dev", "prod"])
@@ -141,3 +144,17 @@ def test_the_stack_and_the_function_agree_on_the_digest_partition() -> None:
     # Given the partition key the IAM condition allows and the one send_digest writes its records under
     # Then they are the same, or every idempotency write would be denied
     assert DIGEST_PARTITION_KEY == DIGEST_PARTITION
+
+
+def test_the_digest_queries_read_only_the_tables_send_digest_may_read() -> None:
+    # Given the queries building a digest runs (recorded by a fake runner), parsed as Athena SQL
+    queries = FakeQueries()
+    build_digest(date(2026, 11, 20), queries, DigestScope("dev", "UTC", "us-east-1"), generated_at=datetime.now(UTC))
+    read = set()
+    for name, _ in queries.calls:
+        tree = sqlglot.parse_one(named_query(name).sql, read="athena")
+        ctes = {cte.alias for cte in tree.find_all(sqlglot.exp.CTE)}
+        read |= {table.name for table in tree.find_all(sqlglot.exp.Table)} - ctes
+    # Then every table they read is one the stack lets send_digest read (Glue entries and S3 objects)
+    assert queries.calls and read
+    assert read <= {spec.name for spec in DIGEST_READS}

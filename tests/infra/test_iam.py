@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 import pytest
 
-import queries
-from glue import TABLES
-from tests.infra.conftest import DIGEST_SENDER
+from stacks.digest import DIGEST_READS
+from tests.infra.conftest import DIGEST_SENDER, PREFIX
 from tests.infra.synth import Synth, as_list, render
 
 pytestmark = pytest.mark.slow
@@ -58,9 +58,10 @@ def test_no_policy_allows_a_wildcard_action(synth_name: str, request: pytest.Fix
     # Given every IAM policy statement
     synth: Synth = request.getfixturevalue(synth_name)
     actions = {action for s in _identity_statements(synth) for action in as_list(s["Action"])}
-    # Then no statement allows "*" or "<service>:*"
+    # Then every action is named exactly: no "*", no "<service>:*", and none of the wildcards CDK's grants bring
+    # (s3:GetObject*, s3:List*, s3:Abort*, kms:GenerateDataKey*, …)
     assert actions
-    assert not [a for a in actions if a == "*" or a.endswith(":*")]
+    assert not [a for a in actions if "*" in a or "?" in a]
 
 
 @pytest.mark.parametrize("synth_name", ["dev", "prod"])
@@ -112,7 +113,7 @@ def test_rekognition_role_can_only_publish_to_the_completion_topic(dev: Synth) -
     assert _grants(dev, role_id) == {
         ("sns:Publish", f"<{topic}>"),
         ("kms:Decrypt", f"<{key}.Arn>"),
-        ("kms:GenerateDataKey*", f"<{key}.Arn>"),
+        ("kms:GenerateDataKey", f"<{key}.Arn>"),
     }
 
 
@@ -127,14 +128,40 @@ def test_start_moderation_writes_only_video_rows_to_the_lake(dev: Synth) -> None
     assert not [a for a, _ in grants if a.startswith("s3:Delete")]
 
 
-def test_start_moderation_reads_the_media_bucket_and_sends_only_to_the_start_queue(dev: Synth) -> None:
+@pytest.mark.parametrize("folder", ["start_moderation", "queue_backfill"])
+@pytest.mark.parametrize(("synth_name", "objects"), [("dev", "*"), ("prod", f"{PREFIX}*")])
+def test_screening_reads_media_objects_under_the_key_prefix_and_nothing_else_of_the_bucket(
+    folder: str, synth_name: str, objects: str, request: pytest.FixtureRequest
+) -> None:
+    # Given a screening function's grants on the media bucket (prod watches only the key prefix)
+    synth: Synth = request.getfixturevalue(synth_name)
+    media = f"<{synth.output_ref('MediaBucketName')}.Arn>"
+    on_media = {(a, r) for a, r in _grants(synth, _role_of(synth, folder)) if r.startswith(media)}
+    # Then it reads object versions under the prefix (HeadObject and GetObject), and may list the bucket only so that
+    # S3 answers a missing object with 404 rather than 403; no GetBucket*, no other List*, no write
+    assert on_media == {
+        ("s3:GetObject", f"{media}/{objects}"),
+        ("s3:GetObjectVersion", f"{media}/{objects}"),
+        ("s3:ListBucket", media),
+    }
+
+
+def test_start_moderation_sends_only_to_the_start_queue(dev: Synth) -> None:
     # Given start_moderation's grants
     grants = _grants(dev, _role_of(dev, "start_moderation"))
-    media = dev.output_ref("MediaBucketName")
-    # Then it reads uploaded videos, and re-queues only to the start queue
-    assert ("s3:GetObject*", f"<{media}.Arn>/*") in grants
+    # Then it re-queues only to the start queue
     assert {r for a, r in grants if a == "sqs:SendMessage"} == {f"<{dev.output_ref('StartQueueUrl')}.Arn>"}
-    assert not [a for a, r in grants if r.startswith(f"<{media}.Arn>") and not a.startswith(("s3:Get", "s3:List"))]
+
+
+def test_pass_role_names_rekognition_as_the_only_service_it_may_be_passed_to(dev: Synth) -> None:
+    # Given start_moderation's iam:PassRole statement
+    (statement,) = [
+        s
+        for s in dev.role_policy_statements(_role_of(dev, "start_moderation"))
+        if "iam:PassRole" in as_list(s["Action"])
+    ]
+    # Then the Rekognition role can be passed to Rekognition and to no other service
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "rekognition.amazonaws.com"}}
 
 
 def test_collect_results_deletes_only_staged_objects(dev: Synth) -> None:
@@ -142,14 +169,16 @@ def test_collect_results_deletes_only_staged_objects(dev: Synth) -> None:
     analytics = dev.output_ref("AnalyticsBucketName")
     grants = _grants(dev, _role_of(dev, "collect_results"))
     lake = f"<{analytics}.Arn>"
-    # Then it reads and writes the two table prefixes and staging, and deletes only under _staging/
+    # Then it writes the two table prefixes and staging, and reads back and deletes only its staged parts
     assert {r for a, r in grants if a == "s3:PutObject"} == {
         f"{lake}/moderation_videos/*",
         f"{lake}/moderation_labels/*",
         f"{lake}/_staging/*",
     }
-    assert {r for a, r in grants if a == "s3:GetObject*"} >= {f"{lake}/moderation_videos/*", f"{lake}/_staging/*"}
-    assert {r for a, r in grants if a.startswith("s3:Delete")} == {f"{lake}/_staging/*"}
+    assert {(a, r) for a, r in grants if r.startswith(lake) and a != "s3:PutObject"} == {
+        ("s3:GetObject", f"{lake}/_staging/*"),
+        ("s3:DeleteObject", f"{lake}/_staging/*"),
+    }
 
 
 def test_collect_results_sends_to_both_queues_and_puts_events_on_the_configured_bus(dev: Synth) -> None:
@@ -196,24 +225,22 @@ DIGEST_ACTIONS = {
     "sqs:SendMessage",
     "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
-    # bucket.grant_read: the lake's table prefixes and the Athena results
-    "s3:GetBucket*",
-    "s3:GetObject*",
-    "s3:List*",
-    # bucket.grant_put: digests/ in the lake and the Athena results
+    # what Athena does as the caller: list and read the tables' objects, write and read back the results
+    "s3:GetBucketLocation",
+    "s3:ListBucket",
+    "s3:ListBucketMultipartUploads",
+    "s3:GetObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+    # the digest archive under digests/, and the Athena results
     "s3:PutObject",
-    "s3:PutObjectLegalHold",
-    "s3:PutObjectRetention",
-    "s3:PutObjectTagging",
-    "s3:PutObjectVersionTagging",
-    "s3:Abort*",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "sns:Publish",
     "kms:Decrypt",
-    "kms:GenerateDataKey*",
+    "kms:GenerateDataKey",
     "ses:SendEmail",
 }
 
@@ -231,7 +258,7 @@ def test_send_digest_allows_only_the_digest_actions(synth_name: str, request: py
 
 
 @pytest.mark.parametrize("synth_name", ["dev", "prod"])
-def test_send_digest_queries_only_its_workgroup_database_tables_and_views(
+def test_send_digest_queries_only_its_workgroup_and_the_tables_its_queries_read(
     synth_name: str, request: pytest.FixtureRequest
 ) -> None:
     # Given send_digest's Athena and Glue grants
@@ -239,17 +266,18 @@ def test_send_digest_queries_only_its_workgroup_database_tables_and_views(
     grants = _grants(synth, _role_of(synth, "send_digest"))
     prefix = f"arn:<AWS::Partition>:{{}}:{synth.config.region}:<AWS::AccountId>:"
     glue, database = prefix.format("glue"), synth.config.glue_database_name
-    names = [spec.name for spec in TABLES] + [view.name for view in queries.views()]
-    # Then Athena is allowed on the stage's workgroup only, and Glue reads the catalog, the database and
-    # exactly its tables and views
+    catalog = {f"{glue}catalog", f"{glue}database/{database}"}
+    # Then Athena is allowed on the stage's workgroup only
     assert {r for a, r in grants if a.startswith("athena:")} == {
         prefix.format("athena") + f"workgroup/modlake-{synth.config.stage}"
     }
-    assert {r for a, r in grants if a.startswith("glue:")} == {
-        f"{glue}catalog",
-        f"{glue}database/{database}",
-        *(f"{glue}table/{database}/{name}" for name in names),
+    # And Glue reads the catalog, the database and exactly the tables the digest's queries read (no view, no labels);
+    # database reads name no table
+    assert {r for a, r in grants if a.startswith("glue:") and a != "glue:GetDatabase"} == {
+        *catalog,
+        *(f"{glue}table/{database}/{spec.name}" for spec in DIGEST_READS),
     }
+    assert {r for a, r in grants if a == "glue:GetDatabase"} == catalog
 
 
 def test_send_digest_reads_the_lake_tables_and_writes_only_digests_and_query_results(dev: Synth) -> None:
@@ -257,17 +285,18 @@ def test_send_digest_reads_the_lake_tables_and_writes_only_digests_and_query_res
     grants = _grants(dev, _role_of(dev, "send_digest"))
     lake = f"<{dev.output_ref('AnalyticsBucketName')}.Arn>"
     results = f"<{dev.output_ref('AthenaResultsBucketName')}.Arn>"
-    # Then it reads the two table prefixes and the Athena results, writes digests/ and the Athena results,
+    # Then it reads the videos table's objects and the Athena results, writes digests/ and the Athena results,
     # and deletes nothing
-    assert {r for a, r in grants if a == "s3:GetObject*"} == {
-        lake,
-        f"{lake}/moderation_videos/*",
-        f"{lake}/moderation_labels/*",
-        results,
-        f"{results}/*",
-    }
+    assert {r for a, r in grants if a == "s3:GetObject"} == {f"{lake}/moderation_videos/*", f"{results}/*"}
     assert {r for a, r in grants if a == "s3:PutObject"} == {f"{lake}/digests/*", f"{results}/*"}
     assert not [a for a, _ in grants if a.startswith("s3:Delete")]
+    # And it lists the lake only under the prefix of the table its queries read
+    (listing,) = [
+        s
+        for s in dev.role_policy_statements(_role_of(dev, "send_digest"))
+        if "s3:ListBucket" in as_list(s["Action"]) and render(s["Resource"]) == lake
+    ]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["moderation_videos/*"]}}
 
 
 def test_send_digest_touches_only_digest_items_of_the_videos_table(dev: Synth) -> None:
@@ -300,7 +329,7 @@ def test_send_digest_publishes_only_to_the_digest_topic(dev: Synth) -> None:
     assert {(a, r) for a, r in grants if a.startswith(("sns:", "kms:"))} == {
         ("sns:Publish", f"<{topic}>"),
         ("kms:Decrypt", f"<{key}.Arn>"),
-        ("kms:GenerateDataKey*", f"<{key}.Arn>"),
+        ("kms:GenerateDataKey", f"<{key}.Arn>"),
     }
 
 
@@ -313,3 +342,64 @@ def test_send_digest_sends_ses_email_only_as_the_configured_sender(prod: Synth) 
         f"{identity}{DIGEST_SENDER}",
         f"{identity}{DIGEST_SENDER.split('@')[1]}",
     }
+
+
+# --- the videos table: each function's exact actions, its own key space, the indexes it queries -------------------
+VIDEO_KEYS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["VIDEO#*"]}}
+DIGEST_KEYS = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["DIGEST"]}}
+# folder → (item actions on the table, the condition on them, the indexes it may Query): what its adapters call.
+TABLE_ACCESS = {
+    "start_moderation": ({"GetItem", "UpdateItem"}, VIDEO_KEYS, {"by_status", "waiting", "by_object"}),
+    "collect_results": ({"GetItem", "UpdateItem", "BatchWriteItem"}, VIDEO_KEYS, {"by_job", "waiting"}),
+    "queue_backfill": ({"GetItem", "UpdateItem"}, VIDEO_KEYS, set()),
+    "send_digest": ({"GetItem", "PutItem", "UpdateItem", "DeleteItem"}, DIGEST_KEYS, set()),
+}
+
+
+def _table_statements(synth: Synth, folder: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in synth.role_policy_statements(_role_of(synth, folder))
+        if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    ]
+
+
+@pytest.mark.parametrize("synth_name", ["dev", "prod"])
+@pytest.mark.parametrize("folder", sorted(TABLE_ACCESS))
+def test_each_function_has_only_the_table_actions_it_calls_in_its_own_key_space(
+    folder: str, synth_name: str, request: pytest.FixtureRequest
+) -> None:
+    # Given the function's DynamoDB statements
+    synth: Synth = request.getfixturevalue(synth_name)
+    table = f"<{synth.output_ref('VideosTableName')}.Arn>"
+    actions, keys, indexes = TABLE_ACCESS[folder]
+    statements = _table_statements(synth, folder)
+    on_table = [s for s in statements if render(s["Resource"]) == table]
+    on_indexes = [s for s in statements if s not in on_table]
+    # Then one statement allows exactly its item actions on the table, only for items of its key space
+    (items,) = on_table
+    assert {a.removeprefix("dynamodb:") for a in as_list(items["Action"])} == actions
+    assert items["Condition"] == keys
+    # And Query is allowed on exactly the indexes it queries (never <table>/index/*), nothing else on them
+    assert {a for s in on_indexes for a in as_list(s["Action"])} == ({"dynamodb:Query"} if indexes else set())
+    assert {render(r) for s in on_indexes for r in as_list(s["Resource"])} == {f"{table}/index/{i}" for i in indexes}
+
+
+def test_no_function_may_scan_the_table_or_delete_or_overwrite_an_item_outside_its_key_space(dev: Synth) -> None:
+    # Given every modlake function's DynamoDB statements (a regained grant_read_write_data would bring Scan,
+    # DeleteItem and BatchWriteItem on every item and index)
+    by_folder = {folder: _table_statements(dev, folder) for folder in TABLE_ACCESS}
+    actions = {f: {a for s in statements for a in as_list(s["Action"])} for f, statements in by_folder.items()}
+    # Then none scans, only send_digest deletes (its own once-per-day records), only collect_results batch-writes
+    assert not [f for f, found in actions.items() if "dynamodb:Scan" in found]
+    assert [f for f, found in actions.items() if "dynamodb:DeleteItem" in found] == ["send_digest"]
+    assert [f for f, found in actions.items() if "dynamodb:BatchWriteItem" in found] == ["collect_results"]
+    # And every statement that can write an item is limited by its partition key: a video function cannot reach
+    # DIGEST (send_digest's records), send_digest cannot reach a video
+    writers = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    for folder, statements in by_folder.items():
+        for statement in statements:
+            if writers & set(as_list(statement["Action"])):
+                (patterns,) = [keys["dynamodb:LeadingKeys"] for keys in statement["Condition"].values()]
+                other = "VIDEO#0123" if folder == "send_digest" else "DIGEST"
+                assert not [p for p in patterns if fnmatch.fnmatchcase(other, p)], (folder, patterns)

@@ -6,11 +6,16 @@ supplies. A call without a mapping is a Denial, never a pass, so a new call in a
 
 Policies are evaluated as IAM evaluates identity policies: an explicit Deny wins, else some Allow must match,
 else the call is implicitly denied.
+
+The inverse is measured too (`role_grants`, `used_grants`, `judge`): every action × resource pattern × conditions a
+role's Allow statements grant, wildcard actions expanded, and which of them no recorded call of that role needed.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -247,6 +252,7 @@ class _Request:
     call: AwsCall
     query_workgroups: Mapping[str, str]
     partition_keys: Mapping[str, str]
+    topic_keys: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def params(self) -> Mapping[str, Any]:
@@ -502,8 +508,15 @@ def _sns_topic(request: _Request) -> list[Permission]:
 
 
 def _sns_publish(request: _Request) -> list[Permission]:
-    """Publish names its topic (or a platform endpoint) by ARN."""
-    return request.on(request.params.get("TopicArn") or request.param("TargetArn"))
+    """Publish names its topic (or a platform endpoint) by ARN; SNS encrypts a KMS-encrypted topic's messages with a
+    data key it asks KMS for with the publisher's credentials, so the publisher also needs kms:GenerateDataKey and
+    kms:Decrypt on the topic's key (Amazon SNS Developer Guide, "Encryption at rest": key management)."""
+    topic = request.params.get("TopicArn") or request.param("TargetArn")
+    permissions = request.on(topic)
+    key = request.topic_keys.get(topic)
+    if key:
+        permissions += [Permission("kms:GenerateDataKey", key), Permission("kms:Decrypt", key)]
+    return permissions
 
 
 def _event_bus_arn(request: _Request, bus: str | None) -> str:
@@ -668,12 +681,16 @@ _MAPPERS: dict[tuple[str, str], Mapper] = {
 
 
 def required_permissions(
-    call: AwsCall, query_workgroups: Mapping[str, str] = _NO_NAMES, partition_keys: Mapping[str, str] = _NO_NAMES
+    call: AwsCall,
+    query_workgroups: Mapping[str, str] = _NO_NAMES,
+    partition_keys: Mapping[str, str] = _NO_NAMES,
+    topic_keys: Mapping[str, str] = _NO_NAMES,
 ) -> list[Permission]:
     """Everything IAM must allow for the call to succeed; raises UnmappedCall when that cannot be worked out.
 
     `query_workgroups` maps Athena QueryExecutionIds to their workgroups; `partition_keys` maps DynamoDB table names
-    (or `<table>/index/<index>`) to their partition key attribute, the source of dynamodb:LeadingKeys.
+    (or `<table>/index/<index>`) to their partition key attribute, the source of dynamodb:LeadingKeys; `topic_keys`
+    maps SNS topic ARNs to the ARN of the KMS key that encrypts them.
     """
     mapper = _MAPPERS.get((call.service, call.operation))
     if mapper is None:
@@ -681,7 +698,7 @@ def required_permissions(
             f"no IAM mapping for {call.service}.{call.operation}: add one to tests/sandbox/stack/permissions.py"
         )
     try:
-        return mapper(_Request(call, query_workgroups, partition_keys))
+        return mapper(_Request(call, query_workgroups, partition_keys, topic_keys))
     except (KeyError, TypeError, AttributeError) as error:  # parameters not shaped as the API defines them
         raise UnmappedCall(
             f"{call.service}.{call.operation}: parameters not shaped as the API defines them ({error!r})"
@@ -698,7 +715,10 @@ def _query_workgroups(calls: Iterable[AwsCall]) -> dict[str, str]:
 
 
 def check_calls(
-    statements: Sequence[Mapping[str, Any]], calls: Iterable[AwsCall], partition_keys: Mapping[str, str] = _NO_NAMES
+    statements: Sequence[Mapping[str, Any]],
+    calls: Iterable[AwsCall],
+    partition_keys: Mapping[str, str] = _NO_NAMES,
+    topic_keys: Mapping[str, str] = _NO_NAMES,
 ) -> list[Denial]:
     """Every recorded call (or part of one) that the statements would not allow, so a test can fail on them."""
     recorded = list(calls)
@@ -706,7 +726,7 @@ def check_calls(
     denials = []
     for call in recorded:
         try:
-            permissions = required_permissions(call, workgroups, partition_keys)
+            permissions = required_permissions(call, workgroups, partition_keys, topic_keys)
         except UnmappedCall as error:
             denials.append(Denial(call, None, str(error)))
             continue
@@ -715,3 +735,226 @@ def check_calls(
             if reason is not None:
                 denials.append(Denial(call, permission, reason))
     return denials
+
+
+# --- the inverse: what the policies grant that no recorded call used --------------------------------------------------
+# The IAM actions each wildcard action stands for. botocore's service models name API operations, not IAM actions, so
+# the lists are kept here, from the Service Authorization Reference: "Actions defined by Amazon S3"
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html) and "Actions defined by AWS
+# Key Management Service" (.../list_awskeymanagementservice.html). An action AWS adds later is missing until it is
+# added here; a wildcard that is not listed fails the measurement rather than being guessed.
+WILDCARD_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "s3:Abort*": ("s3:AbortMultipartUpload",),
+        "s3:DeleteObject*": (
+            "s3:DeleteObject",
+            "s3:DeleteObjectTagging",
+            "s3:DeleteObjectVersion",
+            "s3:DeleteObjectVersionTagging",
+        ),
+        "s3:GetBucket*": (
+            "s3:GetBucketAcl",
+            "s3:GetBucketCORS",
+            "s3:GetBucketLocation",
+            "s3:GetBucketLogging",
+            "s3:GetBucketMetadataTableConfiguration",
+            "s3:GetBucketNotification",
+            "s3:GetBucketObjectLockConfiguration",
+            "s3:GetBucketOwnershipControls",
+            "s3:GetBucketPolicy",
+            "s3:GetBucketPolicyStatus",
+            "s3:GetBucketPublicAccessBlock",
+            "s3:GetBucketRequestPayment",
+            "s3:GetBucketTagging",
+            "s3:GetBucketVersioning",
+            "s3:GetBucketWebsite",
+        ),
+        "s3:GetObject*": (
+            "s3:GetObject",
+            "s3:GetObjectAcl",
+            "s3:GetObjectAttributes",
+            "s3:GetObjectLegalHold",
+            "s3:GetObjectRetention",
+            "s3:GetObjectTagging",
+            "s3:GetObjectTorrent",
+            "s3:GetObjectVersion",
+            "s3:GetObjectVersionAcl",
+            "s3:GetObjectVersionAttributes",
+            "s3:GetObjectVersionForReplication",
+            "s3:GetObjectVersionTagging",
+            "s3:GetObjectVersionTorrent",
+        ),
+        "s3:List*": (
+            "s3:ListAccessGrants",
+            "s3:ListAccessGrantsInstances",
+            "s3:ListAccessGrantsLocations",
+            "s3:ListAccessPoints",
+            "s3:ListAccessPointsForObjectLambda",
+            "s3:ListAllMyBuckets",
+            "s3:ListBucket",
+            "s3:ListBucketMultipartUploads",
+            "s3:ListBucketVersions",
+            "s3:ListCallerAccessGrants",
+            "s3:ListJobs",
+            "s3:ListMultiRegionAccessPoints",
+            "s3:ListMultipartUploadParts",
+            "s3:ListStorageLensConfigurations",
+            "s3:ListStorageLensGroups",
+            "s3:ListTagsForResource",
+        ),
+        "kms:GenerateDataKey*": (
+            "kms:GenerateDataKey",
+            "kms:GenerateDataKeyPair",
+            "kms:GenerateDataKeyPairWithoutPlaintext",
+            "kms:GenerateDataKeyWithoutPlaintext",
+        ),
+        "kms:ReEncrypt*": ("kms:ReEncryptFrom", "kms:ReEncryptTo"),
+    }
+)
+MANAGED_POLICY = "<managed policy>"  # the action of a grant that is a whole managed policy: no call can show it used
+
+Condition = tuple[str, str, tuple[str, ...]]  # (operator, condition key, policy values)
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """One action on one resource pattern that an Allow statement of a role grants, under the statement's conditions."""
+
+    role: str  # the role's name in the measurement (see tests/sandbox/stack/pipeline.py: role_names)
+    action: str  # one IAM action, wildcards expanded
+    resource: str  # the statement's resource pattern, as written
+    conditions: tuple[Condition, ...] = ()
+
+    def describe(self) -> str:
+        """`role: action on resource [if operator key values …]`."""
+        text = f"{self.role}: {self.action} on {self.resource}"
+        if self.conditions:
+            text += " if " + " and ".join(f"{op} {key} {list(values)}" for op, key, values in self.conditions)
+        return text
+
+    def covers(self, permission: Permission) -> bool:
+        """Whether this grant alone allows the permission or one of its alternatives (each of which suffices)."""
+        return any(self._covers(option) for option in (permission, *permission.alternatives))
+
+    def _covers(self, permission: Permission) -> bool:
+        return (
+            permission.action.lower() == self.action.lower()
+            and _like(permission.resource, self.resource)
+            and all(_condition_holds(op, key, list(values), permission, "Allow") for op, key, values in self.conditions)
+        )
+
+
+def expand_action(action: str) -> tuple[str, ...]:
+    """The IAM actions an action pattern stands for: itself, or a wildcard's list in WILDCARD_ACTIONS."""
+    if "*" not in action and "?" not in action:
+        return (action,)
+    for pattern, actions in WILDCARD_ACTIONS.items():
+        if pattern.lower() == action.lower():
+            return actions
+    raise ValueError(
+        f"no action list for the wildcard {action!r}: add the actions it covers to WILDCARD_ACTIONS in "
+        "tests/sandbox/stack/permissions.py, from the Service Authorization Reference"
+    )
+
+
+def role_grants(
+    role: str, statements: Sequence[Mapping[str, Any]], managed_policies: Iterable[str] = ()
+) -> list[Grant]:
+    """Every action × resource pattern × conditions the role's Allow statements grant (wildcard actions expanded),
+    and one opaque grant per managed policy (the template does not hold its statements, so no call can use it)."""
+    grants: list[Grant] = []
+    for index, statement in enumerate(statements):
+        effect = statement.get("Effect")
+        if effect == "Deny":
+            continue
+        if effect != "Allow":
+            raise ValueError(f"{role}: statement Effect must be Allow or Deny, not {effect!r}")
+        if "Action" not in statement or "Resource" not in statement:
+            raise ValueError(
+                f"{role}: {_label(statement, index)} uses NotAction or NotResource, which grant what they do not "
+                "name: the measurement cannot list them"
+            )
+        conditions = tuple((op, key, tuple(values)) for op, key, values in _conditions(statement))
+        grants += [
+            Grant(role, action, resource, conditions)
+            for pattern in _strings(statement["Action"], "Action")
+            for action in expand_action(pattern)
+            for resource in _strings(statement["Resource"], "Resource")
+        ]
+    grants += [Grant(role, MANAGED_POLICY, arn) for arn in managed_policies]
+    return list(dict.fromkeys(grants))
+
+
+def used_grants(
+    grants: Iterable[Grant],
+    calls_by_role: Mapping[str, Iterable[AwsCall]],
+    partition_keys: Mapping[str, str] = _NO_NAMES,
+    topic_keys: Mapping[str, str] = _NO_NAMES,
+) -> set[Grant]:
+    """The grants that allow some permission a recorded call of their own role needed (unmapped calls use none:
+    check_calls reports them)."""
+    by_role: dict[str, list[Grant]] = defaultdict(list)
+    for grant in grants:
+        by_role[grant.role].append(grant)
+    used: set[Grant] = set()
+    for role, made in calls_by_role.items():
+        recorded = list(made)
+        workgroups = _query_workgroups(recorded)
+        for call in recorded:
+            try:
+                permissions = required_permissions(call, workgroups, partition_keys, topic_keys)
+            except UnmappedCall:
+                continue
+            for permission in permissions:
+                used.update(grant for grant in by_role[role] if grant.covers(permission))
+    return used
+
+
+@dataclass(frozen=True)
+class AllowedUnused:
+    """An allowlist entry: grants that stay although no recorded call uses them, and why."""
+
+    roles: tuple[str, ...]
+    actions: tuple[str, ...]
+    reason: str
+    resource: str = "*"  # an IAM-style pattern the grant's resource must match
+
+    def matches(self, grant: Grant) -> bool:
+        return (
+            grant.role in self.roles
+            and grant.action.lower() in {action.lower() for action in self.actions}
+            and _like(grant.resource, self.resource)
+        )
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (role, action) the entry names: each must match an unused grant, or the entry is stale."""
+        return [(role, action) for role in self.roles for action in self.actions]
+
+
+def load_allowlist(text: str) -> list[AllowedUnused]:
+    """The `[[grant]]` tables of the allowlist file (roles, actions, reason, optional resource)."""
+    entries = []
+    for number, table in enumerate(tomllib.loads(text).get("grant", []), start=1):
+        unknown = sorted(set(table) - {"roles", "actions", "reason", "resource"})
+        if unknown or not table.get("roles") or not table.get("actions") or not str(table.get("reason", "")).strip():
+            extra = f", and no other keys (found {', '.join(unknown)})" if unknown else ""
+            raise ValueError(f"allowlist entry {number} needs roles, actions and a reason{extra}")
+        entries.append(
+            AllowedUnused(tuple(table["roles"]), tuple(table["actions"]), table["reason"], table.get("resource", "*"))
+        )
+    return entries
+
+
+def judge(unused: Iterable[Grant], allowlist: Sequence[AllowedUnused]) -> tuple[list[Grant], list[str]]:
+    """(the unused grants no entry allows, the entries' (role, action) pairs that match no unused grant: stale)."""
+    unused = sorted(set(unused))
+    unlisted = [grant for grant in unused if not any(entry.matches(grant) for entry in allowlist)]
+    stale = [
+        f"{role} {action} (resource {entry.resource}): {entry.reason}"
+        for entry in allowlist
+        for role, action in entry.pairs()
+        if not any(
+            entry.matches(grant) and (grant.role, grant.action.lower()) == (role, action.lower()) for grant in unused
+        )
+    ]
+    return unlisted, stale

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,11 @@ from cli.sandbox_runs import announcement_of
 from cli.target import Target
 from sandbox.stack.calls import AwsCall
 from sandbox.stack.local_stack import LocalStack, SandboxSettings
-from tests.sandbox.stack.permissions import Denial, check_calls
+from sandbox.stack.provision import Deployment
+from sandbox.stack.template import readable_name
+from tests.sandbox.stack.permissions import Denial, Grant, check_calls, role_grants, used_grants
+
+_CDK_SINGLETON_ID = re.compile(r"[0-9a-f]{32}")  # the fixed uuid in the ids of CDK's singleton helper functions
 
 
 @dataclass
@@ -101,12 +106,84 @@ def calls_by_principal(stack: LocalStack) -> dict[str, list[AwsCall]]:
     return dict(calls)
 
 
+def topic_keys(stack: LocalStack) -> dict[str, str]:
+    """Each KMS-encrypted topic's ARN → its key's ARN (a publisher needs the key too)."""
+    assert stack.deployment is not None
+    resolver = stack.deployment.resolver
+    return {
+        str(resolver.ref(logical_id)): str(resolver.resolve(resource["Properties"]["KmsMasterKeyId"]))
+        for logical_id, resource in stack.deployment.template["Resources"].items()
+        if resource["Type"] == "AWS::SNS::Topic" and "KmsMasterKeyId" in resource.get("Properties", {})
+    }
+
+
 def denied_calls(stack: LocalStack, calls: dict[str, list[AwsCall]]) -> list[Denial]:
     """The recorded calls the caller's IAM policy in the template would not allow (a function's: its role's)."""
     assert stack.deployment is not None
     roles = {logical_id: spec.role_logical_id for logical_id, spec in stack.deployment.functions.items()}
-    keys = partition_keys(stack)
+    keys, topics = partition_keys(stack), topic_keys(stack)
     denials: list[Denial] = []
     for principal, made in calls.items():
-        denials += check_calls(stack.deployment.policy_statements(roles.get(principal, principal)), made, keys)
+        statements = stack.deployment.policy_statements(roles.get(principal, principal))
+        denials += check_calls(statements, made, keys, topics)
     return denials
+
+
+def role_names(deployment: Deployment) -> dict[str, str]:
+    """Role logical id → a name that survives re-synthesis: the folder of the modlake function that uses it, else the
+    construct path's words (`moderation-rekognition-role`), never the logical id's hash."""
+    names = {
+        logical_id: readable_name(_CDK_SINGLETON_ID.sub("", logical_id))
+        for logical_id, resource in deployment.template["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Role"
+    }
+    for spec in deployment.functions.values():
+        if spec.handler.startswith("functions.") and spec.role_logical_id in names:
+            names[spec.role_logical_id] = spec.handler.split(".")[1]
+    return names
+
+
+def stack_grants(stack: LocalStack) -> list[Grant]:
+    """Every grant of every role in the template: its policies' and inline statements, and its managed policies."""
+    assert stack.deployment is not None
+    deployment = stack.deployment
+    grants: list[Grant] = []
+    for logical_id, name in role_names(deployment).items():
+        properties = deployment.resolver.resolve(deployment.template["Resources"][logical_id]["Properties"])
+        inline = [s for policy in properties.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+        statements = [*deployment.policy_statements(logical_id), *inline]
+        grants += role_grants(name, statements, properties.get("ManagedPolicyArns", []))
+    return grants
+
+
+def calls_by_role(stack: LocalStack) -> dict[str, list[AwsCall]]:
+    """Every recorded call by the name of the role it was made with (a function's calls: its role's)."""
+    assert stack.deployment is not None
+    names = role_names(stack.deployment)
+    roles = {logical_id: spec.role_logical_id for logical_id, spec in stack.deployment.functions.items()}
+    calls: dict[str, list[AwsCall]] = defaultdict(list)
+    for principal, made in calls_by_principal(stack).items():
+        role = roles.get(principal, principal)
+        calls[names.get(role, role)] += made
+    return dict(calls)
+
+
+@dataclass
+class GrantLedger:
+    """The union of the runs' grants (role × action × resource pattern × conditions) and of those a call used."""
+
+    runs: set[str] = field(default_factory=set)
+    grants: set[Grant] = field(default_factory=set)
+    used: set[Grant] = field(default_factory=set)
+
+    def record(self, run: str, stack: LocalStack) -> None:
+        """Add a run: its template's grants, and those its recorded calls (made with record_calls) needed."""
+        assert stack.settings.record_calls, f"{run}: the ledger needs SandboxSettings(record_calls=True)"
+        grants = stack_grants(stack)
+        self.grants.update(grants)
+        self.used |= used_grants(grants, calls_by_role(stack), partition_keys(stack), topic_keys(stack))
+        self.runs.add(run)
+
+    def unused(self) -> list[Grant]:
+        """Every grant no run's calls used, sorted by role, action and resource."""
+        return sorted(self.grants - self.used)

@@ -25,7 +25,14 @@ from sandbox.clips import Scene, write_clip
 from sandbox.rekognition.classifier import CLEAN, NUDITY
 from sandbox.rekognition.service import RekognitionSettings
 from sandbox.stack.local_stack import SandboxSettings
-from tests.sandbox.stack.pipeline import AnnouncedStack, announced_stack, calls_by_principal, denied_calls, json_output
+from tests.sandbox.stack.pipeline import (
+    AnnouncedStack,
+    GrantLedger,
+    announced_stack,
+    calls_by_principal,
+    denied_calls,
+    json_output,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +89,7 @@ def _fill_unseen(sandbox: AnnouncedStack, objects: dict[str, bytes]) -> dict[str
 
 
 @pytest.fixture(scope="module")
-def backfill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfill]:
+def backfill(tmp_path_factory: pytest.TempPathFactory, grant_ledger: GrantLedger) -> Iterator[Backfill]:
     work = tmp_path_factory.mktemp("backfill")
     clips = {}
     for name, scenes in {
@@ -150,6 +157,7 @@ def backfill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfill]:
         assert sandbox.stack.settle(timeout=300), sandbox.stack.queue_depths()
         status = json_output(sandbox.modlake("backfill", "--status", created["job_id"], "--json"))
         yield Backfill(sandbox, library, dry_run, created, status, uploads, waiting)
+        grant_ledger.record("backfill", sandbox.stack)
 
 
 def test_the_dry_run_counts_minutes_and_cost_exactly(backfill: Backfill) -> None:

@@ -12,19 +12,21 @@ import pytest
 
 from sandbox.stack.local_stack import LocalStack, SandboxSettings
 from sandbox.stack.template import LOCAL_ACCOUNT
+from tests.sandbox.stack.pipeline import GrantLedger
 
 BUCKET = "batch-jobs-input"
 BATCH_SERVICE = "batchoperations.s3.amazonaws.com"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, grant_ledger: GrantLedger) -> Iterator[LocalStack]:
     settings = SandboxSettings(
         work_dir=tmp_path_factory.mktemp("batch") / "stack", check_responses=True, record_calls=True
     )
     with LocalStack(settings) as started:
         started.client("s3").create_bucket(Bucket=BUCKET)
         yield started
+        grant_ledger.record("batch_jobs", started)
 
 
 def batch_role(stack: LocalStack) -> tuple[str, str]:

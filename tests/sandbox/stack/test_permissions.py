@@ -11,13 +11,22 @@ from sandbox.stack.calls import AwsCall
 from sandbox.stack.template import LOCAL_ACCOUNT, Resolver, readable_name, synthesize_template
 from tests.sandbox.stack.permissions import (
     LEADING_KEYS,
+    MANAGED_POLICY,
+    WILDCARD_ACTIONS,
     Denial,
+    Grant,
     Permission,
     UnmappedCall,
     check_calls,
+    expand_action,
     is_allowed,
+    judge,
+    load_allowlist,
     required_permissions,
+    role_grants,
+    used_grants,
 )
+from tests.sandbox.stack.test_unused_grants import ALLOWLIST
 
 REGION = "us-east-1"
 ACCOUNT = LOCAL_ACCOUNT
@@ -719,3 +728,178 @@ def test_the_stacks_policies_allow_what_each_function_does_and_no_more(stack: di
     assert denied(starter, call("s3", "PutObject", Bucket=media, Key="clip.mov")) == [
         f"PutObject arn:aws:s3:::{media}/clip.mov"
     ]
+
+
+# --- the inverse: grants no recorded call used ------------------------------------------------------------------------
+VIDEO_ONLY = {"ForAllValues:StringLike": {LEADING_KEYS: ["VIDEO#*"]}}
+READ_WRITE_DATA = [  # what table.grant_read_write_data grants
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+]
+
+
+def video_item(operation: str, key: str, caller: str = "start_moderation") -> AwsCall:
+    field_name = "Item" if operation == "PutItem" else "Key"
+    return call("dynamodb", operation, caller, TableName="videos", **{field_name: {"pk": {"S": key}, "sk": {"S": "S"}}})
+
+
+@pytest.mark.parametrize("wildcard", sorted(WILDCARD_ACTIONS))
+def test_each_wildcard_stands_for_listed_actions_that_it_matches(wildcard: str) -> None:
+    # Given a wildcard action of the table
+    # When it is expanded
+    actions = expand_action(wildcard)
+    # Then it stands for several distinct actions of its own service, each of which the wildcard matches as IAM does
+    assert len(actions) == len(set(actions)) >= 1
+    assert all(is_allowed([allow(wildcard, "*")], Permission(action, "arn:aws:s3:::b")) for action in actions)
+    assert expand_action("s3:GetObject") == ("s3:GetObject",)
+
+
+@pytest.mark.parametrize("action", ["s3:*", "*", "dynamodb:Get*", "s3:Get?bject"])
+def test_a_wildcard_without_an_action_list_fails_the_measurement(action: str) -> None:
+    # Given a statement with a wildcard the table does not list
+    # When its grants are listed
+    # Then the measurement refuses to guess what it covers
+    with pytest.raises(ValueError, match="WILDCARD_ACTIONS"):
+        role_grants("start_moderation", [allow(action, "*")])
+
+
+def test_grants_are_every_action_on_every_resource_under_the_statements_conditions() -> None:
+    # Given an Allow with a wildcard action on two resources under a condition, a Deny, and a managed policy
+    statements = [
+        allow(["s3:Abort*", "s3:PutObject"], ["arn:aws:s3:::lake/a/*", "arn:aws:s3:::lake/b/*"], {"Bool": {"k": True}}),
+        {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"},
+    ]
+    # When its grants are listed
+    grants = role_grants("collect_results", statements, ["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+    # Then each action (the wildcard's too) is a grant on each resource, with the condition; the Deny grants
+    # nothing; the managed policy is one grant no call can use
+    assert [(g.action, g.resource, g.conditions) for g in grants] == [
+        (action, resource, (("Bool", "k", ("true",)),))
+        for action in ("s3:AbortMultipartUpload", "s3:PutObject")
+        for resource in ("arn:aws:s3:::lake/a/*", "arn:aws:s3:::lake/b/*")
+    ] + [(MANAGED_POLICY, "arn:aws:iam::aws:policy/ReadOnlyAccess", ())]
+
+
+def test_not_action_and_not_resource_cannot_be_listed() -> None:
+    # Given an Allow of everything but one action
+    # When its grants are listed
+    # Then the measurement says it cannot list them
+    with pytest.raises(ValueError, match="NotAction or NotResource"):
+        role_grants("send_digest", [{"Effect": "Allow", "NotAction": "s3:DeleteObject", "Resource": "*"}])
+
+
+def test_a_grant_is_used_only_by_its_own_roles_calls_within_its_resource_and_conditions() -> None:
+    # Given start_moderation's item grant for videos' keys, and a query grant on one index
+    grants = role_grants(
+        "start_moderation",
+        [
+            allow("dynamodb:UpdateItem", TABLE_ARN, VIDEO_ONLY),
+            allow(["dynamodb:Query"], [f"{TABLE_ARN}/index/waiting", f"{TABLE_ARN}/index/by_job"]),
+        ],
+    )
+    waiting = call(
+        "dynamodb",
+        "Query",
+        "start_moderation",
+        TableName="videos",
+        IndexName="waiting",
+        KeyConditionExpression="#k = :v",
+        ExpressionAttributeNames={"#k": "wait_lane"},
+        ExpressionAttributeValues={":v": {"S": "upload"}},
+    )
+    # When calls outside the key space, of another role, and of its own are measured
+    outside = used_grants(grants, {"start_moderation": [video_item("UpdateItem", "DIGEST")]}, PARTITION_KEYS)
+    other_role = used_grants(grants, {"collect_results": [video_item("UpdateItem", "VIDEO#a")]}, PARTITION_KEYS)
+    own = used_grants(grants, {"start_moderation": [video_item("UpdateItem", "VIDEO#a"), waiting]}, PARTITION_KEYS)
+    # Then only its own calls inside the grant use it, and the index no call queried stays unused
+    assert outside == other_role == set()
+    assert {(g.action, g.resource) for g in own} == {
+        ("dynamodb:UpdateItem", TABLE_ARN),
+        ("dynamodb:Query", f"{TABLE_ARN}/index/waiting"),
+    }
+
+
+def test_a_regained_broad_table_grant_shows_up_as_unused_and_unlisted() -> None:
+    # Given start_moderation regaining table.grant_read_write_data, and the calls it makes
+    grants = role_grants("start_moderation", [allow(READ_WRITE_DATA, [TABLE_ARN, f"{TABLE_ARN}/index/*"])])
+    calls = {"start_moderation": [video_item("GetItem", "VIDEO#a"), video_item("UpdateItem", "VIDEO#a")]}
+    # When the unused grants are held against the repository's allowlist
+    used = used_grants(grants, calls, PARTITION_KEYS)
+    allowlist = load_allowlist(ALLOWLIST.read_text())
+    unlisted, _ = judge(set(grants) - used, allowlist)
+    # Then everything but the two item actions on the table is reported, Scan and DeleteItem among them
+    assert {(g.action, g.resource) for g in used} == {
+        ("dynamodb:GetItem", TABLE_ARN),
+        ("dynamodb:UpdateItem", TABLE_ARN),
+    }
+    assert len(unlisted) == 2 * len(READ_WRITE_DATA) - 2
+    assert {("dynamodb:Scan", TABLE_ARN), ("dynamodb:DeleteItem", TABLE_ARN)} <= {
+        (g.action, g.resource) for g in unlisted
+    }
+
+
+def test_the_allowlist_fails_both_ways_an_unlisted_unused_grant_and_a_stale_entry() -> None:
+    # Given two unused grants and an allowlist with an entry for one of them and one for a grant that does not exist
+    logs = Grant("send_digest", "logs:PutLogEvents", "arn:aws:logs:us-east-1:1:log-group:digest:*")
+    scan = Grant("send_digest", "dynamodb:Scan", TABLE_ARN)
+    allowlist = load_allowlist(
+        """
+        [[grant]]
+        roles = ["send_digest"]
+        actions = ["logs:PutLogEvents"]
+        reason = "the runtime writes the logs"
+
+        [[grant]]
+        roles = ["send_digest", "start_moderation"]
+        actions = ["ses:SendEmail"]
+        resource = "arn:aws:ses:*"
+        reason = "an identity nobody verified"
+        """
+    )
+    # When they are judged
+    unlisted, stale = judge([logs, scan], allowlist)
+    # Then the grant without an entry is reported, and so is each (role, action) of the entry that matches nothing
+    assert unlisted == [scan]
+    assert stale == [
+        "send_digest ses:SendEmail (resource arn:aws:ses:*): an identity nobody verified",
+        "start_moderation ses:SendEmail (resource arn:aws:ses:*): an identity nobody verified",
+    ]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        'roles = ["send_digest"]\nactions = ["logs:PutLogEvents"]',  # no reason
+        'roles = ["send_digest"]\nactions = ["logs:PutLogEvents"]\nreason = " "',  # a blank one
+        'roles = []\nactions = ["logs:PutLogEvents"]\nreason = "r"',
+        'roles = ["send_digest"]\nactions = ["a:B"]\nreason = "r"\nwhy = "a typo for reason"',
+    ],
+)
+def test_an_allowlist_entry_needs_roles_actions_and_a_reason(entry: str) -> None:
+    # Given an allowlist entry missing a part, or with an unknown key
+    # When the allowlist is loaded
+    # Then it is refused
+    with pytest.raises(ValueError, match="needs roles, actions and a reason"):
+        load_allowlist(f"[[grant]]\n{entry}\n")
+
+
+def test_publishing_to_an_encrypted_topic_needs_the_topics_key() -> None:
+    # Given a publish to a KMS-encrypted topic, and a policy with sns:Publish only
+    topic, key = f"arn:aws:sns:{REGION}:{ACCOUNT}:digest", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k"
+    publish = call("sns", "Publish", TopicArn=topic, Message="m")
+    # When its permissions are worked out and checked
+    needed = pairs(required_permissions(publish, topic_keys={topic: key}))
+    denials = check_calls([allow("sns:Publish", topic)], [publish], topic_keys={topic: key})
+    # Then SNS needs the caller to generate a data key and decrypt with the topic's key, and both are missing
+    assert needed == [("sns:Publish", topic), ("kms:GenerateDataKey", key), ("kms:Decrypt", key)]
+    assert [d.permission and d.permission.action for d in denials] == ["kms:GenerateDataKey", "kms:Decrypt"]

@@ -19,7 +19,14 @@ from functions.common.models import VideoRecord, VideoStatus
 from sandbox.clips import Scene, write_clip
 from sandbox.rekognition.classifier import CLEAN, NUDITY, WEAPONS
 from sandbox.stack.local_stack import SandboxSettings
-from tests.sandbox.stack.pipeline import AnnouncedStack, announced_stack, calls_by_principal, denied_calls, json_output
+from tests.sandbox.stack.pipeline import (
+    AnnouncedStack,
+    GrantLedger,
+    announced_stack,
+    calls_by_principal,
+    denied_calls,
+    json_output,
+)
 
 PREFIX = "uploads/été 2026/"  # a space and non-ASCII letters in every key
 FLAGGED, CLEAN_CLIP, BROKEN = f"{PREFIX}flagged reel.mp4", f"{PREFIX}clean.mp4", f"{PREFIX}broken.mp4"
@@ -43,7 +50,7 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def run(tmp_path_factory: pytest.TempPathFactory, grant_ledger: GrantLedger) -> Iterator[Run]:
     work = tmp_path_factory.mktemp("pipeline")
     clips = work / "clips"
     clips.mkdir()
@@ -76,6 +83,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         assert sandbox.stack.settle(timeout=150), sandbox.stack.queue_depths()
         digest = sandbox.modlake("digest", "--date", today)
         yield Run(sandbox, uploads, digest, digest_queue, today)
+        grant_ledger.record("pipeline", sandbox.stack)  # after this module's tests, whose CLI calls count too
 
 
 def test_the_cli_uploaded_every_clip_under_the_unicode_prefix(run: Run) -> None:

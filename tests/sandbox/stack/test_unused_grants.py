@@ -1,0 +1,74 @@
+"""Least privilege measured the other way: every grant of every role that no recorded call of the end-to-end runs
+used is either allowlisted with a reason (unused_grants.toml) or a failure, and so is an allowlist entry that no
+longer matches an unused grant. pytest runs this module last (see conftest.py), after the runs it reads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.stack.permissions import MANAGED_POLICY, judge, load_allowlist
+from tests.sandbox.stack.pipeline import GrantLedger
+
+pytestmark = pytest.mark.slow
+
+ALLOWLIST = Path(__file__).with_name("unused_grants.toml")
+README = Path(__file__).resolve().parents[3] / "README.md"
+# The end-to-end runs that feed the ledger; without all of them "unused" would mean "not run".
+RUNS = {"pipeline", "backfill", "batch_jobs", "lifecycle"}
+
+
+def _recorded(ledger: GrantLedger) -> GrantLedger:
+    missing = RUNS - ledger.runs
+    if missing:
+        pytest.skip(f"needs this session's end-to-end runs {sorted(missing)} (run tests/sandbox/stack as a whole)")
+    return ledger
+
+
+def _readme_permissions() -> tuple[dict[str, set[str]], str]:
+    """The README's Permissions table (role → the actions its rows name) and the section's text."""
+    section = README.read_text().split("\n## Permissions\n", 1)[1].split("\n## ", 1)[0]
+    actions: dict[str, set[str]] = {}
+    role = ""
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or cells[0] in ("Role", "---") or len(cells) != 4:
+            continue
+        if cells[0]:
+            named = re.match(r"`([^`]+)`", cells[0])
+            assert named, f"a Permissions row names no role: {line}"
+            role = named.group(1)
+        actions.setdefault(role, set()).update(re.findall(r"`([a-z0-9-]+:[A-Za-z]+)`", cells[1]))
+    return actions, section
+
+
+def test_every_grant_was_used_by_a_recorded_call_or_is_allowlisted_with_a_reason(grant_ledger: GrantLedger) -> None:
+    # Given the grants of every role of the runs' templates, and those their recorded calls used
+    grant_ledger = _recorded(grant_ledger)
+    allowlist = load_allowlist(ALLOWLIST.read_text())
+    # When the unused ones are held against the allowlist
+    unlisted, stale = judge(grant_ledger.unused(), allowlist)
+    # Then every unused grant has an entry, and every entry still matches an unused grant
+    report = [f"{len(unlisted)} granted but never used (narrow the grant, or allowlist it with a reason):"]
+    report += [f"  {grant.describe()}" for grant in unlisted]
+    report += [f"{len(stale)} allowlist entries match no unused grant (remove them from {ALLOWLIST.name}):"]
+    report += [f"  {entry}" for entry in stale]
+    assert not unlisted and not stale, "\n".join(report)
+
+
+def test_the_readmes_permissions_table_and_numbers_are_the_templates(grant_ledger: GrantLedger) -> None:
+    # Given the measured grants, and the README's Permissions section
+    grant_ledger = _recorded(grant_ledger)
+    documented, section = _readme_permissions()
+    granted: dict[str, set[str]] = {}
+    for grant in grant_ledger.grants:
+        if grant.action != MANAGED_POLICY:
+            granted.setdefault(grant.role, set()).add(grant.action)
+    # Then its table names every role with exactly the actions the template grants it
+    assert documented == granted
+    # And it states the measurement: how many grants, how many of them unused
+    stated = re.search(r"Granted but never used: (\d+) of the (\d+) grants", section)
+    assert stated, "the Permissions section states no 'Granted but never used: N of the M grants'"
+    assert (int(stated.group(1)), int(stated.group(2))) == (len(grant_ledger.unused()), len(grant_ledger.grants))
