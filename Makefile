@@ -66,18 +66,20 @@ $(TWIN)/.installed: tests/twin/lambda.txt tests/twin/tools.txt requirements.txt
 	$(TWIN)/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.txt -r tests/twin/tools.txt
 	@touch $@
 
-twin: $(TWIN)/.installed ## the functions' unit, adapter and handler tests on Lambda's Python and packages
+twin: $(TWIN)/.installed ## the functions' unit, adapter, handler and retry tests on Lambda's Python and packages
 	MODLAKE_TWIN=1 MODLAKE_TWIN_PYTHON=$(if $(LAMBDA_PYTHON),lambda,fallback) PYTHONPATH=$(TWIN)/lambda \
-	  $(TWIN)/bin/python -m pytest -q -p no:cacheprovider tests/twin tests/unit tests/adapters tests/handlers
+	  $(TWIN)/bin/python -m pytest -q -p no:cacheprovider tests/twin tests/unit tests/adapters tests/handlers \
+	  tests/sandbox/test_retry_policies.py
 
 synth: install ## write cdk.out/modlake-$(STAGE).template.json
 	$(CDK) synth --quiet -c stage=$(STAGE) > /dev/null
 	@echo "wrote cdk.out/modlake-$(STAGE).template.json"
 
-bench: install ## collector, local moderation and burst-scheduling benchmarks (print one JSON object per line)
+bench: install ## collector, local moderation, burst-scheduling and faults benchmarks (print one JSON object per line)
 	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m bench.collector
 	$(BIN)/python -m bench.moderation
 	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m bench.burst
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m bench.faults
 
 PORT ?= 4566
 serve: install ## the local AWS endpoint on 127.0.0.1:$(PORT) (our Rekognition Video and Athena, moto for the rest)

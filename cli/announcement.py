@@ -27,6 +27,8 @@ class RunningStack:
     region: str
     outputs: dict[str, str] = field(default_factory=dict)
     pid: int = 0
+    faults: dict[str, float] = field(default_factory=dict)  # the share of the functions' calls faulted, by service
+    fault_seed: int = 0
 
     def write(self, path: Path | None = None) -> None:
         """Announce this stack (atomically, so a reader never sees half a file)."""

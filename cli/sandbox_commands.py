@@ -22,6 +22,8 @@ DEFAULT_UP_PORT = 4566
 SETTLE_TIMEOUT_SECONDS = 150.0
 # The sandbox synthesizes app.py and cdk.json, so it runs from a checkout of modlake, never from a plain wheel.
 INSTALL_HINT = "in a checkout of modlake, run make install (or pip install -e '.[sandbox]')"
+# The services `--faults` may name (sandbox.faults.SERVICES; tests/cli/test_sandbox_faults.py keeps the two equal).
+FAULT_SERVICES = ("athena", "dynamodb", "events", "rekognition", "s3", "ses", "sns", "sqs")
 Classifier = Annotated[
     str | None,
     typer.Option(
@@ -85,7 +87,18 @@ def up(
         typer.Option("--max-concurrent-jobs", min=1, help="Rekognition's concurrent job limit (default: AWS's, 20)."),
     ] = None,
     work_dir: Annotated[Path, typer.Option("--work-dir", help="Function logs and scratch files.")] = STATE_DIR,
+    faults: Annotated[
+        str,
+        typer.Option(
+            "--faults",
+            metavar="SERVICE=RATE,…",
+            help="Give this share (0-1) of the functions' calls to each service that service's own throttling or "
+            f"5xx error, e.g. dynamodb=0.2,s3=0.1 (services: {', '.join(FAULT_SERVICES)}). Your own calls and "
+            "the CLI's are never faulted.",
+        ),
+    ] = "",
+    fault_seed: Annotated[int, typer.Option("--fault-seed", help="Seed of the fault decisions (with --faults).")] = 0,
 ) -> None:
     """Run the local stack in the foreground until Ctrl-C; other terminals use it with `modlake --local …`."""
     chosen = chosen_classifier(classifier, own_videos=True)
-    sandbox_runs("up").run_up(cli_state(ctx), port, chosen, max_concurrent_jobs, work_dir)
+    sandbox_runs("up").run_up(cli_state(ctx), port, chosen, max_concurrent_jobs, work_dir, faults, fault_seed)

@@ -34,6 +34,7 @@ from cli.upload import check_video_files, planned_keys, render_uploads, upload_r
 from cli.videos import list_videos, render_video_table
 from functions.common.models import VideoStatus
 from sandbox.clips import write_sample_clips
+from sandbox.faults import FaultPlan, FaultPlanError
 from sandbox.rekognition.service import RekognitionSettings
 from sandbox.stack.local_stack import LocalStack, SandboxSettings
 
@@ -43,6 +44,7 @@ FINAL_STATUSES = frozenset({VideoStatus.SUCCEEDED, VideoStatus.FAILED, VideoStat
 
 def announcement_of(stack: LocalStack) -> RunningStack:
     """How another process reaches this stack (what `modlake up` announces, and the demo talks to)."""
+    plan = stack.settings.faults
     return RunningStack(
         endpoint_url=stack.endpoint.url,
         health_url=stack.health_url,
@@ -50,7 +52,17 @@ def announcement_of(stack: LocalStack) -> RunningStack:
         region=stack.region,
         outputs=dict(stack.outputs),
         pid=os.getpid(),
+        faults={service: rate for service, rate in plan.rates.items() if rate > 0},
+        fault_seed=plan.seed,
     )
+
+
+def fault_plan(faults: str, seed: int) -> FaultPlan:
+    """`--faults` and `--fault-seed` as a plan; a bad one is one line naming the item (before anything starts)."""
+    try:
+        return FaultPlan.parse(faults, seed=seed)
+    except FaultPlanError as error:
+        raise CliError(f"--faults: {error}") from None
 
 
 def quiet_request_logs() -> None:
@@ -147,13 +159,24 @@ def run_demo(state: CliState, videos: Sequence[Path], classifier: str, out: Path
         stack.stop()
 
 
-def run_up(state: CliState, port: int, classifier: str, max_concurrent_jobs: int | None, work_dir: Path) -> None:
+def run_up(
+    state: CliState,
+    port: int,
+    classifier: str,
+    max_concurrent_jobs: int | None,
+    work_dir: Path,
+    faults: str = "",
+    fault_seed: int = 0,
+) -> None:
     """`modlake up`: serve a local stack and announce it until SIGINT or SIGTERM."""
+    plan = fault_plan(faults, fault_seed)
     quiet_request_logs()
     rekognition = RekognitionSettings()
     if max_concurrent_jobs is not None:
         rekognition = RekognitionSettings(max_concurrent_jobs=max_concurrent_jobs)
-    settings = SandboxSettings(work_dir=work_dir, port=port, classifier=classifier, rekognition=rekognition)
+    settings = SandboxSettings(
+        work_dir=work_dir, port=port, classifier=classifier, rekognition=rekognition, faults=plan
+    )
     with state.err.status("starting the local stack…") as status:
         try:
             stack = LocalStack(settings, progress=lambda message: status.update(message + "…")).start()
@@ -194,6 +217,12 @@ def command_name() -> str:
 
 def _print_running(running: RunningStack, console: Console) -> None:
     console.print(f"[bold]modlake local stack[/bold] on {running.endpoint_url} (Ctrl-C stops it)")
+    if running.faults:
+        shares = ", ".join(f"{service} {rate:.0%}" for service, rate in sorted(running.faults.items()))
+        console.print(
+            f"[bold]faults on[/bold]: {shares} of the functions' calls get that service's throttling or 5xx error "
+            f"(seed {running.fault_seed}); the CLI's and your own calls are not faulted"
+        )
     for name in ("MediaBucketName", "VideosTableName", "GlueDatabaseName", "AthenaWorkGroupName"):
         console.print(f"  {name:<22} {running.outputs[name]}", markup=False)
     console.print("In another terminal:", style="bold")

@@ -22,6 +22,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from functions.common.adapters.clients import local_endpoint_client
+from sandbox.faults import INTERNAL_ENVIRON, INTERNAL_HEADER, FaultedRequest, FaultInjector, status_line
 from sandbox.moto_aws import follow_aws
 from sandbox.protocol import (
     JSON_CONTENT_TYPE,
@@ -80,6 +81,7 @@ class EndpointClients:
             client = self._clients.get(key)
             if client is None:
                 client = local_endpoint_client(service, self.url, context.region, context.access_key)
+                client.meta.events.register("before-sign", _mark_internal)  # the sandbox's own calls: never faulted
                 record_calls(client, context.principal or context.access_key, self._notify)
                 self._clients[key] = client
             return client
@@ -89,12 +91,28 @@ class EndpointClients:
             self.on_call(call)
 
 
-class LocalEndpoint:
-    """The HTTP server: binds on construction (so `url` is known), serves on `start()` or `serve_forever()`."""
+def _mark_internal(request: Any, **_: Any) -> None:
+    request.headers[INTERNAL_HEADER] = "1"
 
-    def __init__(self, host: str = LOOPBACK, port: int = DEFAULT_PORT, *, check_responses: bool = False) -> None:
+
+class LocalEndpoint:
+    """The HTTP server: binds on construction (so `url` is known), serves on `start()` or `serve_forever()`.
+
+    `faults` decides which requests get a service's throttling or 5xx error instead of an answer (none unless a
+    plan says so) and counts the requests of the callers it applies to; the sandbox's own calls never reach it.
+    """
+
+    def __init__(
+        self,
+        host: str = LOOPBACK,
+        port: int = DEFAULT_PORT,
+        *,
+        check_responses: bool = False,
+        faults: FaultInjector | None = None,
+    ) -> None:
         self.clients = EndpointClients()
         self.check_responses = check_responses
+        self.faults = faults or FaultInjector()
         self._services: dict[str, JsonService] = {}
         self._routes: dict[str, Route] = {}
         follow_aws()  # where moto's S3 events differ from AWS's, ours follow AWS
@@ -178,6 +196,14 @@ class LocalEndpoint:
         if environ.get("PATH_INFO") == HEALTH_PATH:
             return self._health(start_response)
         scope = signing_scope(environ)
+        if scope is not None and INTERNAL_ENVIRON not in environ:
+            faulted = self.faults.inject(FaultedRequest.from_environ(scope[2], environ), scope[0])
+            if faulted is not None:
+                error, (fault_status, fault_headers, fault_body) = faulted
+                logger.info("%s: injected %s (%d) for %s", scope[2], error.code, fault_status, scope[0])
+                _drain(environ)
+                start_response(status_line(fault_status), [*fault_headers, ("Content-Length", str(len(fault_body)))])
+                return [fault_body]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if scope is not None and "." in target:
             access_key, region, signing_name = scope
@@ -199,7 +225,11 @@ class LocalEndpoint:
         return result
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
-        body = {"status": "running", "services": {name: sorted(s.operations()) for name, s in self._services.items()}}
+        body = {
+            "status": "running",
+            "services": {name: sorted(s.operations()) for name, s in self._services.items()},
+            "faults": self.faults.report(),
+        }
         return _respond(start_response, 200, "application/json", body, "")
 
     def _json_call(
@@ -228,6 +258,15 @@ class LocalEndpoint:
             failure = ServiceError(code, f"{type(error).__name__}: {error}", status=500)
             return _respond(start_response, 500, JSON_CONTENT_TYPE, failure.body(), context.request_id)
         return _respond(start_response, 200, JSON_CONTENT_TYPE, to_wire(response), context.request_id)
+
+
+def _drain(environ: dict[str, Any]) -> None:
+    """Read a refused request's body, so the connection is ready for the client's retry."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length:
+        environ["wsgi.input"].read(length)
+    elif environ.get("wsgi.input_terminated"):
+        environ["wsgi.input"].read()
 
 
 def _json_body(environ: dict[str, Any]) -> dict[str, Any]:

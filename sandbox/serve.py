@@ -15,6 +15,7 @@ from types import FrameType
 
 from sandbox.athena.service import AthenaService
 from sandbox.endpoint import DEFAULT_PORT, LOOPBACK, LocalEndpoint, default_work_dir
+from sandbox.faults import SERVICES, FaultInjector, FaultPlan, FaultPlanError
 from sandbox.rekognition.classifier import FrameClassifier, classifier_by_name
 from sandbox.rekognition.service import RekognitionService, RekognitionSettings
 
@@ -31,11 +32,14 @@ class EndpointSettings:
     rekognition: RekognitionSettings = field(default_factory=RekognitionSettings)
     work_dir: Path = field(default_factory=default_work_dir)
     check_responses: bool = False  # validate every local response against botocore's model (tests turn it on)
+    faults: FaultPlan = field(default_factory=FaultPlan)  # which share of the callers' requests gets AWS's errors
 
 
 def build_endpoint(settings: EndpointSettings) -> LocalEndpoint:
     """A bound (not yet serving) endpoint with the local Rekognition and Athena services registered."""
-    endpoint = LocalEndpoint(settings.host, settings.port, check_responses=settings.check_responses)
+    endpoint = LocalEndpoint(
+        settings.host, settings.port, check_responses=settings.check_responses, faults=FaultInjector(settings.faults)
+    )
     work_dir = Path(settings.work_dir)
     endpoint.add(
         RekognitionService(
@@ -79,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.frames_per_second,
         help=f"video frames classified per second of video (default {defaults.frames_per_second})",
     )
+    serve.add_argument(
+        "--faults",
+        default="",
+        metavar="SERVICE=RATE,…",
+        help="give this share (0-1) of the requests to each service its own throttling or 5xx error "
+        f"(services: {', '.join(SERVICES)}; e.g. dynamodb=0.2,s3=0.1; default: none)",
+    )
+    serve.add_argument("--fault-seed", type=int, default=0, help="seed of the fault decisions (default 0)")
     serve.add_argument("--work-dir", type=Path, default=default_work_dir(), help="downloads and query mirrors")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     return parser
@@ -97,7 +109,13 @@ def settings_from_args(args: argparse.Namespace) -> EndpointSettings:
         transactions_per_second=args.tps,
         frames_per_second=args.frames_per_second,
     )
-    return EndpointSettings(port=args.port, classifier=args.classifier, rekognition=rekognition, work_dir=args.work_dir)
+    try:
+        faults = FaultPlan.parse(args.faults, seed=args.fault_seed)
+    except FaultPlanError as error:
+        raise ValueError(f"--faults: {error}") from None
+    return EndpointSettings(
+        port=args.port, classifier=args.classifier, rekognition=rekognition, work_dir=args.work_dir, faults=faults
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,9 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    faults = (
+        f"  faults on: {settings.faults.describe()} of the requests get that service's throttling or 5xx error\n"
+        if settings.faults.active
+        else ""
+    )
     print(
         f"modlake local endpoint on {endpoint.url}: Rekognition Video ({settings.classifier}) and Athena (DuckDB) "
-        f"are modlake's, every other service is moto.\n"
+        f"are modlake's, every other service is moto.\n{faults}"
         f"  export AWS_ENDPOINT_URL={endpoint.url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
         f"AWS_DEFAULT_REGION=us-east-1\nCtrl-C stops it.",
         flush=True,

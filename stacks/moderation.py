@@ -36,7 +36,9 @@ from stacks.topics import account_service, encrypted_topic
 START_FUNCTION_TIMEOUT = Duration.seconds(60)
 TICK_PERIOD = Duration.minutes(1)  # EventBridge's shortest rate: a slot freed elsewhere is found within a minute
 COLLECT_FUNCTION_TIMEOUT = Duration.minutes(15)
-COLLECT_MAX_RECEIVE_COUNT = 3
+# Five receives: a completion that arrives before its job is recorded (UnknownJob) spends one, and under a sustained
+# 40 % fault rate the sandbox saw a message fail twice in a row; with three, about 1 % of such jobs would dead-letter.
+COLLECT_MAX_RECEIVE_COUNT = 5
 # Neither API supports resource-level permissions, so their statements must use resource "*".
 START_JOB_ACTION = "rekognition:StartContentModeration"
 GET_RESULTS_ACTION = "rekognition:GetContentModeration"

@@ -100,6 +100,7 @@ def archive_keys(day: date) -> dict[str, str]:
 def send_digest(request: DigestRequest, deps: DigestDeps) -> DigestResult:
     """Send the digest of `request.day` (default: yesterday in the digest's time zone) once, unless forced."""
     day = request.day or previous_day(deps.clock(), deps.timezone)
+    key = None if request.force else {"stage": deps.stage, "day": day.isoformat(), "timezone": deps.timezone}
 
     def work() -> dict[str, Any]:
         digest = build_digest(day, deps.queries, deps.scope, generated_at=deps.clock())
@@ -114,9 +115,10 @@ def send_digest(request: DigestRequest, deps: DigestDeps) -> DigestResult:
         if deps.skip_empty and not digest.needs_attention:
             logger.info("nothing flagged or failed; digest_skip_empty is set, so no email", day=day.isoformat())
             return {"outcome": str(DigestOutcome.SKIPPED_EMPTY), **details}
-        details["sns_message_id"] = deps.notifier.publish(digest.subject, text)
-        if deps.mailer is not None:
-            details["ses_message_id"] = deps.mailer.send(digest.subject, html, text)
+        details["sns_message_id"] = _sent_once(deps, key, "sns", lambda: deps.notifier.publish(digest.subject, text))
+        mailer = deps.mailer
+        if mailer is not None:
+            details["ses_message_id"] = _sent_once(deps, key, "ses", lambda: mailer.send(digest.subject, html, text))
         count("DigestsSent")
         logger.info(
             "digest sent",
@@ -127,17 +129,25 @@ def send_digest(request: DigestRequest, deps: DigestDeps) -> DigestResult:
         )
         return {"outcome": str(DigestOutcome.SENT), **details}
 
-    if request.force:
+    if key is None:  # forced
         logger.info("forced digest: sending regardless of earlier runs", day=day.isoformat())
         result = work()
     else:
-        key = {"stage": deps.stage, "day": day.isoformat(), "timezone": deps.timezone}
         result, ran = deps.once.run_once(key, work)
         if not ran:
             logger.info("digest for this day already handled; not sending again", day=day.isoformat())
             return DigestResult(DigestOutcome.ALREADY_SENT, day, {"earlier": result})
     details = dict(result)
     return DigestResult(DigestOutcome(details.pop("outcome")), day, details)
+
+
+def _sent_once(deps: DigestDeps, day_key: dict[str, str] | None, channel: str, send: Callable[[], str]) -> str:
+    """Send on one channel once per day, so a run retried after a later step failed (SES after SNS, or recording
+    the day as sent) does not email that channel's subscribers again; a forced run always sends."""
+    if day_key is None:
+        return send()
+    result, _ = deps.once.run_once(day_key | {"channel": channel}, lambda: {"message_id": send()})
+    return str(result["message_id"])
 
 
 def _json_bytes(data: dict[str, Any]) -> bytes:

@@ -126,8 +126,8 @@ class StartRun:
             return StartOutcome.SKIPPED if screened.status is VideoStatus.SKIPPED else StartOutcome.FAILED
         video = screened.video
 
-        if self.job_limit_reached is not None:
-            return self._wait(video, attempt, kicked, self.job_limit_reached.code)
+        if self.job_limit_reached is not None:  # refused earlier in this batch: no call, the same answer
+            return self._refused(video, attempt, kicked, self.job_limit_reached)
         if not kicked and self.free_slots() <= 0:
             return self._wait(video, attempt, kicked, SLOTS_BUSY)
         try:
@@ -140,9 +140,7 @@ class StartRun:
         except RekognitionBusy as busy:
             if busy.is_job_limit:
                 self.job_limit_reached = busy
-                if kicked:  # the slot went elsewhere: the next freed one may take this video at once
-                    deps.store.release_claim(video.video_id)
-                return self._wait(video, attempt, kicked, busy.code)
+                return self._refused(video, attempt, kicked, busy)
             return self._wait(video, attempt, kicked, busy.code, retry_in=retry_delay(attempt + 1, deps.rng))
         except VideoRejected as rejected:
             status = VideoStatus.SKIPPED if rejected.skip else VideoStatus.FAILED
@@ -164,6 +162,13 @@ class StartRun:
         if self._free_slots is None:
             self._free_slots = self.deps.job_limit - self.deps.store.count_in_status(VideoStatus.IN_PROGRESS)
         return self._free_slots
+
+    def _refused(self, video: VideoRef, attempt: int, kicked: bool, busy: RekognitionBusy) -> StartOutcome:
+        """Every slot is taken (Rekognition's job limit): wait in the lane; a kicked video gives its claim back, since
+        the slot it was kicked for went elsewhere and the next freed one (or fill pass) may take it at once."""
+        if kicked:
+            self.deps.store.release_claim(video.video_id)
+        return self._wait(video, attempt, kicked, busy.code)
 
     def _wait(
         self, video: VideoRef, attempt: int, kicked: bool, reason: str, retry_in: int | None = None

@@ -22,6 +22,12 @@ class AwsCall:
     account: str
     caller: str = ""  # the function (or principal) the call was made as
     response: Mapping[str, Any] = field(default_factory=dict)  # a few response fields the IAM check needs
+    requests: int = 1  # HTTP requests the call sent: 1, plus botocore's retries (0: refused before sending)
+
+    @property
+    def retries(self) -> int:
+        """How many times botocore re-sent the call's request."""
+        return max(0, self.requests - 1)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (worker processes send calls to the runner this way)."""
@@ -33,6 +39,7 @@ class AwsCall:
             "account": self.account,
             "caller": self.caller,
             "response": dict(self.response),
+            "requests": self.requests,
         }
 
     @classmethod

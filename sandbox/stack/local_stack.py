@@ -3,6 +3,10 @@
 `LocalStack` is what `modlake up` and `modlake demo` run and what the end-to-end tests drive: uploads to its
 media bucket flow through EventBridge, the start queue, start_moderation, our Rekognition, SNS, the collect queue
 and collect_results into DynamoDB and the Parquet lake, and `lambda.invoke` on the endpoint runs send_digest.
+
+With a fault plan (SandboxSettings.faults) the endpoint gives that share of the functions' own calls, and only
+theirs, each service's throttling or 5xx error; `fault_report()` says per service how many calls the functions
+made, how many requests the endpoint received, which were faulted and how many botocore retried.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,12 +28,14 @@ from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.models import VideoStatus
 from sandbox.batch_operations import BatchOperationsService, function_name, serve_batch_operations
 from sandbox.endpoint import HEALTH_PATH
+from sandbox.faults import FaultPlan
 from sandbox.protocol import RequestContext
 from sandbox.rekognition.classifier import FrameClassifier
 from sandbox.rekognition.service import RekognitionService, RekognitionSettings
 from sandbox.serve import EndpointSettings, build_endpoint
 from sandbox.stack.calls import AwsCall
 from sandbox.stack.provision import Deployment, Provisioner
+from sandbox.stack.queue_waits import cap_queue_waits
 from sandbox.stack.runner import DEFAULT_ENVIRONMENTS, EventRunner, FunctionHost, Invocation, SqsEventSource
 from sandbox.stack.schedules import DEFAULT_SPEEDUP, ScheduleRunner
 from sandbox.stack.template import LOCAL_ACCOUNT, PROJECT_ROOT, cached_template
@@ -61,6 +68,31 @@ class SandboxSettings:
     check_responses: bool = False  # tests: fail on any response our services send that breaks the API model
     record_calls: bool = False  # keep every AWS call the functions make (the permission test); off for `up`
     schedule_speedup: float = DEFAULT_SPEEDUP  # schedule rules fire this much faster than their rate() says
+    faults: FaultPlan = field(default_factory=FaultPlan)  # the share of the functions' calls that gets AWS's errors
+    # No message waits on a queue longer than this: its delay, or its invisibility after a receive (None: AWS's
+    # times). Under faults a failed message then comes back in seconds, not after 6 or 90 minutes (queue_waits.py).
+    max_queue_wait: int | None = None
+
+
+@dataclass(frozen=True)
+class ServiceFaults:
+    """One service under a fault plan: the functions' calls to it, the requests those sent, what was faulted."""
+
+    calls: int  # API calls the functions made (as their runtimes recorded them)
+    requests: int  # requests the endpoint received from the functions: each call's first request and its retries
+    faults: int  # requests answered with an injected error
+    retries: int  # requests botocore re-sent (counted per call in the functions' runtimes)
+    codes: Mapping[str, int] = field(default_factory=dict)  # injected errors by code
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (the fault benchmark prints it)."""
+        return {
+            "calls": self.calls,
+            "requests": self.requests,
+            "faults": self.faults,
+            "retries": self.retries,
+            "codes": dict(self.codes),
+        }
 
 
 class LocalStack:
@@ -92,13 +124,17 @@ class LocalStack:
                 rekognition=self.settings.rekognition,
                 work_dir=work_dir / "endpoint",
                 check_responses=self.settings.check_responses,
+                faults=self.settings.faults,
             )
         )
+        # Faults apply to the functions' own calls only: not to the operator, the CLI, tests or the pollers
+        self.endpoint.faults.faulted_callers = self._callers.__contains__
         self.endpoint.clients.on_call = self._record_on_behalf
         self.endpoint.add_route("lambda", self._invoke_route)
         serve_batch_operations(self.endpoint, self._invoke_for_batch)  # S3 Batch Operations jobs run our functions
         self.endpoint.start()
         try:
+            cap_queue_waits(self.settings.max_queue_wait)  # process-wide, as moto's queues are; stop() lifts it
             # moto keeps its state per process, not per endpoint: a new stack starts from an empty account.
             loopback = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
             loopback.open(urllib.request.Request(self.endpoint.url + MOTO_RESET_PATH, method="POST")).close()
@@ -137,6 +173,7 @@ class LocalStack:
             endpoint = getattr(self, "endpoint", None)
             if endpoint is not None:
                 endpoint.shutdown()
+            cap_queue_waits(None)
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -192,6 +229,26 @@ class LocalStack:
         """Every AWS call the functions made so far (with record_calls): directly, and through our services."""
         with self._calls_lock:
             return list(self._calls)
+
+    def fault_report(self) -> dict[str, ServiceFaults]:
+        """Per service (by signing name) the functions called: their calls, requests, retries and injected faults."""
+        calls: Counter[str] = Counter()
+        sent: Counter[str] = Counter()
+        for host in self.runner.hosts.values():
+            calls.update(host.calls_made)
+            sent.update(host.requests_sent)
+        received = self.endpoint.faults.counts()
+        report = {}
+        for service in sorted(set(calls) | set(received)):
+            counts = received.get(service)
+            report[service] = ServiceFaults(
+                calls=calls[service],
+                requests=counts.requests if counts else 0,
+                faults=counts.faults if counts else 0,
+                retries=sent[service] - calls[service],
+                codes=dict(counts.codes) if counts else {},
+            )
+        return report
 
     def invoke(self, function_name: str, payload: Any) -> Invocation:
         """Run a function synchronously (what Lambda Invoke with RequestResponse does)."""

@@ -125,6 +125,20 @@ def physical_name(stack_name: str, logical_id: str, resource_type: str) -> str:
     return name
 
 
+def _parameter_value(parameter: Mapping[str, Any]) -> str:
+    """What Ref returns for a template parameter deployed with its default.
+
+    CloudFormation reads an `AWS::SSM::Parameter::Value<…>` parameter from SSM at deploy time; the parameters the
+    template names (AWS's public Powertools layer, CDK's bootstrap version) exist only in AWS, and what they hold
+    (a layer ARN) is never used here, where functions run on the sandbox's own interpreter: the local value names
+    the parameter it stands in for.
+    """
+    default = str(parameter.get("Default", ""))
+    if str(parameter.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+        return f"local-stand-in-for-ssm:{default}"
+    return default
+
+
 class Provisioner:
     """Creates the template's resources through boto3 clients of the local endpoint."""
 
@@ -185,6 +199,8 @@ class Provisioner:
         """Ref and Fn::GetAtt values for every resource, so any reference resolves whatever the creation order."""
         assert self._resolver.refs is not None and self._resolver.attributes is not None
         stack = self._deployment.stack_name
+        for name, parameter in self._template.get("Parameters", {}).items():
+            self._resolver.refs[name] = _parameter_value(parameter)
         for logical_id, resource in self._resources.items():
             resource_type = resource["Type"]
             properties = resource.get("Properties", {})

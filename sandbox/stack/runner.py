@@ -24,11 +24,13 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sandbox.faults import signing_name
 from sandbox.stack.calls import AwsCall, json_safe
 from sandbox.stack.provision import EventSourceMapping, FunctionSpec
 from sandbox.stack.template import PROJECT_ROOT
@@ -185,6 +187,9 @@ class FunctionHost:
         self.errors = 0
         self.cold_starts = 0
         self.in_flight = 0
+        # The handler's AWS calls and the HTTP requests they sent (retries included), by SigV4 signing name
+        self.calls_made: Counter[str] = Counter()
+        self.requests_sent: Counter[str] = Counter()
 
     @property
     def access_key(self) -> str:
@@ -227,6 +232,10 @@ class FunctionHost:
                 outcome = Invocation(self.spec.name, reply.get("result"), reply.get("error"), calls)
         with self._lock:
             self.errors += outcome.failed
+            for call in outcome.calls:
+                service = signing_name(call.service)
+                self.calls_made[service] += 1
+                self.requests_sent[service] += call.requests
         if outcome.failed:
             logger.warning("%s failed: %s", self.spec.name, outcome.error)
         if self._on_calls is not None and outcome.calls:
@@ -298,6 +307,8 @@ class SqsEventSource:
             for n in range(concurrency)
         ]
         self.in_flight = 0  # batches being delivered (their messages are invisible on the queue until deleted)
+        self.delivered = 0  # messages handed to the function
+        self.kept = 0  # of those, the ones it failed: back on the queue after the visibility timeout
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -378,6 +389,9 @@ class SqsEventSource:
         try:
             invocation = self._host.invoke({"Records": [self._record(message) for message in batch]})
             failed_ids = self._failed_ids(invocation, batch)
+            with self._lock:
+                self.delivered += len(batch)
+                self.kept += len(failed_ids)
             done = [m for m in batch if m["MessageId"] not in failed_ids]
             for start in range(0, len(done), SQS_MAX_RECEIVE):
                 chunk = done[start : start + SQS_MAX_RECEIVE]

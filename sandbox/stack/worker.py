@@ -14,9 +14,11 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -54,21 +56,35 @@ class CallRecorder:
         self.calls: list[AwsCall] = []
 
     def install(self) -> None:
-        """Wrap BaseClient._make_api_call, the one path every boto3 client call takes."""
+        """Wrap BaseClient._make_api_call, the one path every boto3 client call takes.
+
+        Each call's HTTP requests are counted by a `before-send` hook on its client (botocore emits it once per
+        request sent, first attempt and retries alike), so `AwsCall.requests` is what went over the wire.
+        """
         from botocore.client import BaseClient
 
         original = BaseClient._make_api_call
         recorder = self
+        sent = threading.local()  # requests of the call this thread is making
+        counted: weakref.WeakSet[Any] = weakref.WeakSet()  # clients whose requests are counted
+
+        def count_request(**_: Any) -> None:
+            sent.requests = getattr(sent, "requests", 0) + 1
 
         def recording(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            if client not in counted:
+                client.meta.events.register("before-send", count_request, unique_id="modlake-count-requests")
+                counted.add(client)
             service = client.meta.service_model.service_name
             params = json_safe(api_params)
             response: dict[str, Any] = {}
+            outer, sent.requests = getattr(sent, "requests", 0), 0
             try:
                 result = original(client, operation_name, api_params)
                 response = kept_response(service, operation_name, result)
                 return result
             finally:
+                requests, sent.requests = sent.requests, outer
                 recorder.calls.append(
                     AwsCall(
                         service,
@@ -78,6 +94,7 @@ class CallRecorder:
                         LOCAL_ACCOUNT,
                         recorder.caller,
                         response,
+                        requests,
                     )
                 )
 

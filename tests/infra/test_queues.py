@@ -55,8 +55,8 @@ def test_collect_queue_redrive_and_visibility_follow_its_consumer(dev: Synth) ->
     # Given the collect queue and collect_results
     queue = dev.resources_json[dev.output_ref("CollectQueueUrl")]["Properties"]
     _, function = dev.function("collect_results")
-    # Then messages move to the DLQ after 3 receives and stay hidden 6 × the function timeout
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    # Then messages move to the DLQ after 5 receives and stay hidden 6 × the function timeout
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
     assert queue["VisibilityTimeout"] == 6 * function["Properties"]["Timeout"] == 5400
 
 

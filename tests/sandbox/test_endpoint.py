@@ -138,7 +138,10 @@ def test_everything_else_is_moto_in_the_same_process(endpoint: LocalEndpoint) ->
 def test_health_lists_the_local_services(endpoint: LocalEndpoint) -> None:
     with urllib.request.urlopen(endpoint.url + HEALTH_PATH, timeout=5) as response:
         body = json.load(response)
+    faults = body.pop("faults")
     assert body == {"status": "running", "services": {"rekognition": ["GetContentModeration"]}}
+    assert (faults["plan"], faults["seed"]) == ({}, 0)  # no fault plan: requests are counted, none faulted
+    assert all(counts["faults"] == 0 for counts in faults["services"].values())
 
 
 def test_s3_events_through_eventbridge_say_etag_as_aws_does(endpoint: LocalEndpoint) -> None:
