@@ -8,35 +8,20 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from functions.common.lake import LakeWriter
 from functions.common.messages import RetryStart
 from functions.common.models import VideoStatus
 from functions.send_digest.logic import DigestOutcome, DigestRequest, send_digest
-from functions.start_moderation.logic import StartDeps, StartOutcome, StartRun
+from functions.start_moderation.logic import StartOutcome, StartRun
 from tests.digest_fakes import RecordingMailer, RecordingNotifier, digest_deps
-from tests.fakes import FakeMedia, FakeModeration, InMemoryObjects, InMemoryVideoStore, RecordingQueue
+from tests.fakes import FakeMedia, FakeModeration
 from tests.helpers import NOW, video
-
-
-def _start_world(media: FakeMedia, moderation: FakeModeration) -> StartDeps:
-    return StartDeps(
-        store=InMemoryVideoStore(),
-        media=media,
-        lake=LakeWriter(InMemoryObjects()),
-        moderation=moderation,
-        retries=RecordingQueue(),
-        min_confidence=50.0,
-        video_suffixes=("mp4", "mov"),
-        job_limit=2,
-        clock=lambda: NOW,
-        rng=lambda low, high: high,
-    )
+from tests.unit.test_start_logic import start_world
 
 
 def test_every_kicked_video_of_a_refused_batch_gives_its_claim_back() -> None:
     # Given two waiting videos, each claimed by a kick for a slot that another start took first
     media, rekognition = FakeMedia(), FakeModeration(max_jobs=0)
-    world = _start_world(media, rekognition)
+    world = start_world(media, rekognition)
     clips = [media.add(video(f"v{i}.mp4")) for i in range(2)]
     for clip in clips:
         StartRun(world).start(clip)

@@ -33,13 +33,13 @@ from tests.fakes import (
 from tests.helpers import NOW, video
 
 
-@pytest.fixture
-def world() -> StartDeps:
+def start_world(media: FakeMedia | None = None, moderation: FakeModeration | None = None) -> StartDeps:
+    """start_moderation over in-memory fakes: an account limit of 2 jobs, a fixed clock and the longest delay."""
     return StartDeps(
         store=InMemoryVideoStore(),
-        media=FakeMedia(),
+        media=FakeMedia() if media is None else media,
         lake=LakeWriter(InMemoryObjects()),
-        moderation=FakeModeration(max_jobs=2),
+        moderation=FakeModeration(max_jobs=2) if moderation is None else moderation,
         retries=RecordingQueue(),
         min_confidence=50.0,
         video_suffixes=("mp4", "mov"),
@@ -47,6 +47,11 @@ def world() -> StartDeps:
         clock=lambda: NOW,
         rng=lambda low, high: high,
     )
+
+
+@pytest.fixture
+def world() -> StartDeps:
+    return start_world()
 
 
 def test_starts_a_job_and_records_in_progress(world: StartDeps) -> None:
