@@ -18,5 +18,5 @@ def endpoint_client(endpoint: LocalEndpoint, service: str, region: str = "us-eas
         region_name=region,
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
     )
