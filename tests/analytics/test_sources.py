@@ -139,7 +139,7 @@ def test_parquet_written_before_the_source_column_reads_as_upload(tmp_path: Path
         digest = build_digest(END_DAY, EngineQueries(engine), SCOPE, generated_at=GENERATED_AT)
         views = {
             view: engine.execute(f"SELECT DISTINCT dt, source FROM {view} ORDER BY dt, source DESC").rows
-            for view in ("v_daily_summary", "v_flagged_videos", "v_detections", "v_category_daily")
+            for view in ("v_daily_summary", "v_flagged_videos", "v_detections", "v_category_daily", "v_time_to_outcome")
         }
         summary = engine.execute("SELECT dt, source, videos FROM v_daily_summary ORDER BY dt, source DESC").rows
     # Then the old rows count as uploads, together with the new upload rows: one upload row per day, no NULL source

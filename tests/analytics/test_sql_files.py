@@ -43,7 +43,14 @@ def placeholders(sql: str) -> int:
 def test_the_queries_and_views_exist() -> None:
     assert {"flagged_videos_for_day", "label_counts_by_category", "most_severe_flagged_videos"} <= set(ids(NAMED))
     assert {"failed_and_skipped_videos", "daily_volume", "digest_totals", "digest_trend"} <= set(ids(NAMED))
-    assert set(ids(VIEWS)) == {"v_detections", "v_flagged_videos", "v_daily_summary", "v_category_daily"}
+    assert set(ids(VIEWS)) == {
+        "v_detections",
+        "v_flagged_videos",
+        "v_daily_summary",
+        "v_category_daily",
+        "v_unmoderated_videos",
+        "v_time_to_outcome",
+    }
 
 
 @pytest.mark.parametrize("sql_file", NAMED + VIEWS, ids=ids(NAMED + VIEWS))

@@ -127,6 +127,62 @@ def test_v_category_daily_has_one_row_per_source_and_category(
         assert math.isclose(row["avg_confidence"], sum(c for _, c, _ in items) / len(items))
 
 
+@pytest.mark.parametrize("day", DAYS)
+def test_v_unmoderated_videos_lists_the_days_failed_and_skipped_videos_with_their_reason(
+    engine: LakeQueryEngine, sample_lake: SampleLake, day: date
+) -> None:
+    # Given the day's videos that failed or were skipped (END_DAY: uploads and backfill)
+    expected = sorted((v for v in sample_lake.videos_on(day) if v.status != "SUCCEEDED"), key=lambda v: v.video_id)
+    assert expected and {v.status for v in expected} <= {"FAILED", "SKIPPED"}
+    # When the view is read for that day
+    rows = rows_of(engine, "v_unmoderated_videos", "video_id", day)
+    # Then each has its status, reason, S3 location, source and times; no moderated video is among them
+    assert [r["video_id"] for r in rows] == [v.video_id for v in expected]
+    for row, video in zip(rows, expected, strict=True):
+        assert (row["status"], row["reason"]) == (video.status, video.status_reason)
+        assert (row["video_uri"], row["object_key"], row["source"]) == (video.s3_uri, video.key, video.source)
+        assert (row["job_id"], row["size_bytes"]) == (video.job_id, video.size_bytes)
+        assert row["uploaded_at"] == naive(video.uploaded_at) and row["processed_at"] == naive(video.completed_at)
+        assert row["processed_date"] == day and row["dt"] == day.isoformat()
+    if day == END_DAY:
+        assert {(r["source"], r["status"]) for r in rows} >= {("backfill", "FAILED"), ("backfill", "SKIPPED")}
+
+
+def _order_statistics_around(values: list[float], q: float) -> tuple[float, float]:
+    """The two sorted values a q-quantile lies between (equal when q*(n-1) is a whole rank)."""
+    ordered = sorted(values)
+    rank = q * (len(ordered) - 1)
+    return ordered[math.floor(rank)], ordered[math.ceil(rank)]
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_v_time_to_outcome_has_the_days_upload_to_outcome_percentiles_per_source(
+    engine: LakeQueryEngine, sample_lake: SampleLake, day: date
+) -> None:
+    # Given the seconds from upload to outcome of each of the day's videos, per source
+    expected = {
+        source: [(v.completed_at - v.uploaded_at).total_seconds() for v in videos]
+        for source, videos in by_source(sample_lake.videos_on(day)).items()
+    }
+    # When the view is read for that day
+    rows = rows_of(engine, "v_time_to_outcome", "source DESC", day)
+    # Then each source has its video count and longest wait exactly, and p50 <= p95 between the order
+    # statistics each percentile falls between (approx_percentile may pick either, or a point between them)
+    assert [r["source"] for r in rows] == sorted(expected, key=lambda s: s != "upload")
+    for row in rows:
+        seconds = expected[row["source"]]
+        assert row["processed_date"] == day
+        assert (row["videos"], row["max_seconds"]) == (len(seconds), max(seconds))
+        low50, high50 = _order_statistics_around(seconds, 0.5)
+        low95, high95 = _order_statistics_around(seconds, 0.95)
+        assert low50 <= row["p50_seconds"] <= high50
+        assert low95 <= row["p95_seconds"] <= high95
+    if day == END_DAY:  # a backfilled video was stored long before modlake saw it: days, not minutes
+        backfill = next(r for r in rows if r["source"] == "backfill")
+        upload = next(r for r in rows if r["source"] == "upload")
+        assert backfill["p50_seconds"] > 7 * 86_400 > 3_600 > upload["p95_seconds"]
+
+
 @pytest.mark.parametrize(
     ("view", "table"),
     [
@@ -134,6 +190,8 @@ def test_v_category_daily_has_one_row_per_source_and_category(
         ("v_flagged_videos", VIDEOS_TABLE),
         ("v_daily_summary", VIDEOS_TABLE),
         ("v_category_daily", LABELS_TABLE),
+        ("v_unmoderated_videos", VIDEOS_TABLE),
+        ("v_time_to_outcome", VIDEOS_TABLE),
     ],
 )
 def test_filtering_a_view_on_dt_reads_only_that_partition(
