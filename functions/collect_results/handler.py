@@ -15,7 +15,7 @@ from functions.common.adapters.s3 import S3LakeObjects
 from functions.common.flagging import FlagPolicy
 from functions.common.lake import LakeWriter
 from functions.common.messages import parse_collect_message
-from functions.common.observability import count, logger, metrics, process_batch, tracer
+from functions.common.observability import count, entry_point, process_batch
 from functions.common.settings import CollectSettings
 
 settings = CollectSettings.from_env()  # a missing variable fails the cold start, not a batch
@@ -42,9 +42,7 @@ def build_deps(settings: CollectSettings) -> CollectDeps:
 deps = build_deps(settings)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)  # responses can hold keys and labels
-@metrics.log_metrics
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Process one SQS batch and report failures per message."""
 

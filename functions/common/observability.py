@@ -17,6 +17,15 @@ metrics = Metrics()
 # Off outside Lambda (Powertools checks LAMBDA_TASK_ROOT) and in the sandbox (POWERTOOLS_TRACE_DISABLED).
 tracer = Tracer(patch_modules=("botocore",))
 
+Handler = Callable[[Any, Any], Any]
+
+
+def entry_point(handler: Handler) -> Handler:
+    """What every handler is wrapped in: Lambda's context in each log line (cleared per invocation), the handler's
+    X-Ray subsegment (no response in it: responses can hold keys and labels), and the metrics flushed at the end."""
+    traced = tracer.capture_lambda_handler(metrics.log_metrics(handler), capture_response=False)
+    return logger.inject_lambda_context(traced, clear_state=True)
+
 
 def count(name: str, value: int = 1) -> None:
     """One business metric (videos started, flagged, …) in the modlake namespace."""

@@ -12,7 +12,7 @@ from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.adapters.retryable import is_transient
 from functions.common.adapters.s3 import S3LakeObjects, S3MediaObjects
 from functions.common.lake import LakeWriter
-from functions.common.observability import count, logger, metrics, tracer
+from functions.common.observability import count, entry_point, logger
 from functions.common.settings import BackfillSettings
 from functions.queue_backfill.logic import BackfillDeps, TaskAnswer, TaskResult, queue_task
 
@@ -48,9 +48,7 @@ def answer(task: S3BatchOperationTask) -> TaskAnswer:
         return TaskAnswer(TaskResult.PERMANENT_FAILURE, f"{type(error).__name__}: {error}")
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)  # responses can hold keys and labels
-@metrics.log_metrics
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer S3 Batch Operations (one task per invocation): Succeeded, TemporaryFailure or PermanentFailure."""
     batch = S3BatchOperationEvent(event)

@@ -13,7 +13,7 @@ from functions.common.adapters.clients import client
 from functions.common.adapters.notify import SesHtmlMailer, SnsDigestNotifier
 from functions.common.adapters.once import IdempotentOnce, digest_persistence
 from functions.common.adapters.s3 import S3LakeObjects
-from functions.common.observability import logger, metrics, tracer
+from functions.common.observability import entry_point, logger
 from functions.common.settings import DigestSettings
 from functions.send_digest.logic import DigestDeps, DigestRequest, send_digest
 
@@ -45,9 +45,7 @@ def build_deps(settings: DigestSettings, time_left_ms: Any) -> DigestDeps:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)  # responses can hold keys and labels
-@metrics.log_metrics
+@entry_point
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Send one day's digest; a bad request fails clearly, a failed run is retried by Lambda, then dead-lettered."""
     request = DigestRequest.from_event(event)

@@ -13,7 +13,7 @@ from functions.common.adapters.rekognition import RekognitionModeration
 from functions.common.adapters.s3 import S3LakeObjects, S3MediaObjects
 from functions.common.lake import LakeWriter
 from functions.common.messages import parse_start_message
-from functions.common.observability import count, logger, metrics, process_batch, tracer
+from functions.common.observability import count, entry_point, process_batch
 from functions.common.settings import StartSettings
 from functions.start_moderation.logic import StartDeps, StartRun
 
@@ -41,9 +41,7 @@ def build_deps(settings: StartSettings) -> StartDeps:
 deps = build_deps(settings)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)  # responses can hold keys and labels
-@metrics.log_metrics
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Process one SQS batch and report failures per message."""
     run = StartRun(deps)
