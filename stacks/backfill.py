@@ -15,9 +15,9 @@ from constructs import Construct
 
 from functions.common.backfill import MANIFEST_PREFIX, REPORT_PREFIX
 from stacks.config import PipelineConfig
-from stacks.lambda_factory import LambdaFactory, settings_environment
+from stacks.lambda_factory import LambdaFactory
 from stacks.nag import acknowledge, arn_finding, wildcard_resource_finding
-from stacks.screening import grant_screening
+from stacks.screening import grant_screening, screening_environment
 from stacks.topics import account_service
 
 BACKFILL_FOLDER = "queue_backfill"
@@ -46,13 +46,8 @@ class Backfill(Construct):
             description="modlake: S3 Batch Operations task → a stored video waiting for a Rekognition slot",
             timeout=BACKFILL_FUNCTION_TIMEOUT,
             memory_size=512,
-            environment=settings_environment(
-                videos_table=videos_table.table_name,
-                media_bucket=media_bucket.bucket_name,
-                analytics_bucket=analytics_bucket.bucket_name,
-                video_suffixes=config.video_suffixes,
-                key_prefix=config.key_prefix,
-                max_video_minutes=config.max_video_minutes,
+            environment=screening_environment(
+                config, media_bucket=media_bucket, analytics_bucket=analytics_bucket, videos_table=videos_table
             ),
         )
         findings = grant_screening(

@@ -22,7 +22,7 @@ from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, queue_visibility_timeout, settings_environment
 from stacks.nag import acknowledge, object_findings, wildcard_resource_finding
 from stacks.queues import secure_queue
-from stacks.screening import grant_screening
+from stacks.screening import grant_screening, screening_environment
 from stacks.storage_access import (
     VIDEO_ITEMS,
     grant_index_queries,
@@ -155,19 +155,18 @@ class Moderation(Construct):
             description="modlake: starts a Rekognition content moderation job per uploaded video",
             timeout=START_FUNCTION_TIMEOUT,
             memory_size=512,
-            environment=settings_environment(
-                videos_table=videos_table.table_name,
-                media_bucket=media_bucket.bucket_name,
-                analytics_bucket=analytics_bucket.bucket_name,
-                start_queue_url=start_queue.queue_url,
-                rekognition_topic_arn=self.completion_topic.topic_arn,
-                rekognition_role_arn=self.rekognition_role.role_arn,
-                min_confidence=config.min_confidence,
-                video_suffixes=config.video_suffixes,
-                key_prefix=config.key_prefix,
-                job_limit=config.rekognition_job_limit,
-                max_video_minutes=config.max_video_minutes,
-            ),
+            environment={
+                **screening_environment(
+                    config, media_bucket=media_bucket, analytics_bucket=analytics_bucket, videos_table=videos_table
+                ),
+                **settings_environment(
+                    start_queue_url=start_queue.queue_url,
+                    rekognition_topic_arn=self.completion_topic.topic_arn,
+                    rekognition_role_arn=self.rekognition_role.role_arn,
+                    min_confidence=config.min_confidence,
+                    job_limit=config.rekognition_job_limit,
+                ),
+            },
         )
         function.add_event_source(
             sources.SqsEventSource(

@@ -1,4 +1,5 @@
-"""What a function that screens videos needs (start_moderation and queue_backfill): one grant set, one reason set."""
+"""What a function that screens videos needs (start_moderation and queue_backfill): one environment, one grant set,
+one reason set."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
 from glue import VIDEOS
+from stacks.config import PipelineConfig
+from stacks.lambda_factory import settings_environment
 from stacks.nag import object_findings
 from stacks.storage_access import VIDEO_ITEMS, grant_items, grant_objects
 
@@ -15,6 +18,21 @@ from stacks.storage_access import VIDEO_ITEMS, grant_items, grant_objects
 MEDIA_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 # screen/not_started read a video's summary (GetItem) and record its outcome with conditional UpdateItems.
 SCREENING_ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+
+
+def screening_environment(
+    config: PipelineConfig, *, media_bucket: s3.IBucket, analytics_bucket: s3.IBucket, videos_table: dynamodb.ITable
+) -> dict[str, str]:
+    """The settings screening reads (functions/start_moderation/screening.py): where videos and their records are,
+    which keys are videos, and the duration policy."""
+    return settings_environment(
+        videos_table=videos_table.table_name,
+        media_bucket=media_bucket.bucket_name,
+        analytics_bucket=analytics_bucket.bucket_name,
+        video_suffixes=config.video_suffixes,
+        key_prefix=config.key_prefix,
+        max_video_minutes=config.max_video_minutes,
+    )
 
 
 def grant_screening(
