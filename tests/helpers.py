@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from functions.common.models import ContentType, RawDetection, VideoRef
 
 EVENTS = Path(__file__).parent / "events"
@@ -84,3 +86,14 @@ def flagged_run(count: int, start_ms: int = 0) -> list[RawDetection]:
             )
         )
     return out
+
+
+def pinned_versions(requirements: Path) -> dict[str, str]:
+    """A requirements file's `name==version` lines as canonical name → version (extras and comments dropped)."""
+    pins: dict[str, str] = {}
+    for line in requirements.read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            name, _, version = requirement.partition("==")
+            pins[canonicalize_name(name.split("[", 1)[0])] = version.strip()
+    return pins

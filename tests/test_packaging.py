@@ -8,18 +8,15 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.helpers import pinned_versions
+
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def pinned() -> dict[str, str]:
     """requirements.txt as name → exact version."""
-    pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, version = line.partition("==")
-            pins[canonicalize_name(name)] = version.strip()
-    return pins
+    return pinned_versions(ROOT / "requirements.txt")
 
 
 def declared() -> dict[str, list[Requirement]]:

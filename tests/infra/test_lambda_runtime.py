@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from stacks.lambda_runtime import lambda_runtime
+from tests.helpers import pinned_versions
 from tests.infra.synth import Synth
-from tests.twin.lambda_packages import ROOT, canonical, pinned_lambda_packages
+from tests.twin.lambda_packages import LAMBDA_REQUIREMENTS, ROOT
 
 RUNTIME = lambda_runtime()
 
 
 def _requirements() -> dict[str, str]:
-    return pinned_lambda_packages(ROOT / "requirements.txt")
+    return pinned_versions(ROOT / "requirements.txt")
 
 
 def test_the_tests_pin_the_versions_the_layers_ship() -> None:
@@ -29,9 +31,9 @@ def test_the_tests_pin_the_versions_the_layers_ship() -> None:
 
 def test_the_twin_pins_exactly_the_layers_packages_and_the_runtimes_sdk() -> None:
     # Given the twin's Lambda packages / Then the layer table's versions are the ones pinned
-    twin = pinned_lambda_packages()
+    twin = pinned_versions(LAMBDA_REQUIREMENTS)
     for name, version in {**RUNTIME.layer_packages, **RUNTIME.runtime_sdk}.items():
-        assert twin[canonical(name)] == version, name
+        assert twin[canonicalize_name(name)] == version, name
     assert twin["aws-lambda-powertools"] == RUNTIME.powertools_version
     # And nothing a layer leaves out: no awswrangler, no test tools
     assert not {"awswrangler", "moto", "pytest", "duckdb"} & set(twin)

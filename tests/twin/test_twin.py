@@ -10,9 +10,11 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from stacks.lambda_runtime import lambda_runtime
-from tests.twin.lambda_packages import LAMBDA_PACKAGES, ROOT, pinned_lambda_packages
+from tests.helpers import pinned_versions
+from tests.twin.lambda_packages import LAMBDA_PACKAGES, LAMBDA_REQUIREMENTS, ROOT
 
 CLOSURE_SCRIPT = Path(__file__).with_name("import_closure.py")
 
@@ -38,7 +40,7 @@ def test_the_twin_runs_the_python_of_the_lambda_runtime() -> None:
 
 def test_the_functions_see_lambdas_packages_first_at_the_layer_versions() -> None:
     # Given the packages pinned for the twin (the layers' and the runtime's)
-    pins = pinned_lambda_packages()
+    pins = pinned_versions(LAMBDA_REQUIREMENTS)
     # Then each one this process imports is that version, loaded from the twin's Lambda directory (first on the
     # path), even where a test tool installed another version of it beside pytest
     for name in ("pyarrow", "pandas", "numpy", "aws-lambda-powertools", "boto3", "botocore"):
@@ -77,8 +79,8 @@ def test_the_closure_check_sees_a_package_lambda_lacks() -> None:
 def test_the_lambda_directory_holds_exactly_the_pinned_packages() -> None:
     # Given the twin's Lambda directory / Then it holds the pinned distributions and no other (no awswrangler)
     installed = {
-        metadata.Distribution.at(path).metadata["Name"].lower().replace("_", "-")
+        canonicalize_name(metadata.Distribution.at(path).metadata["Name"])
         for path in LAMBDA_PACKAGES.glob("*.dist-info")
     }
-    assert installed == set(pinned_lambda_packages())
+    assert installed == set(pinned_versions(LAMBDA_REQUIREMENTS))
     assert "awswrangler" not in installed
