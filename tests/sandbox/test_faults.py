@@ -39,6 +39,7 @@ from sandbox.faults import (
 from sandbox.protocol import service_model
 from sandbox.rekognition.classifier import CLEAN, NUDITY
 from sandbox.serve import EndpointSettings, build_endpoint
+from tests.sandbox.endpoint_clients import endpoint_client
 from tests.sandbox.rekognition_fixture import RekognitionSandbox
 
 FUNCTION_KEY = "AKIAFUNCTION0000"  # the caller faults apply to in these tests
@@ -166,16 +167,8 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEndpoint
 
 
 def _client(endpoint: LocalEndpoint, service: str, access_key: str = FUNCTION_KEY) -> Any:
-    """A boto3 client in standard retry mode with one attempt (`max_attempts` would count retries, not attempts), so
-    the test sees each error as botocore parsed it."""
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint.url,
-        region_name="us-east-1",
-        aws_access_key_id=access_key,
-        aws_secret_access_key="test",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}, s3={"addressing_style": "path"}),
-    )
+    """A client of the faulted caller (by default), one request per call."""
+    return endpoint_client(endpoint, service, access_key=access_key)
 
 
 # One cheap operation per service (and per protocol): the fault comes before the service sees it.

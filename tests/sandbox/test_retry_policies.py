@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,10 +21,9 @@ from functions.common.errors import RekognitionBusy
 from functions.common.models import VideoRef
 from sandbox.clips import Scene
 from sandbox.endpoint import LocalEndpoint
-from sandbox.faults import FaultPlan, signing_name
+from sandbox.faults import signing_name
 from sandbox.rekognition.classifier import CLEAN
-from sandbox.rekognition.service import RekognitionSettings
-from sandbox.serve import EndpointSettings, build_endpoint
+from tests.sandbox.conftest import EndpointFactory
 from tests.sandbox.rekognition_fixture import BUCKET, ROLE_ARN, RekognitionSandbox
 from tests.sandbox.test_rekognition_endpoint import GatedPalette
 
@@ -67,29 +66,6 @@ def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return pauses
 
 
-@pytest.fixture
-def endpoints(tmp_path: Path) -> Iterator[Callable[..., LocalEndpoint]]:
-    started: list[LocalEndpoint] = []
-
-    def start(faults: str = "", **settings: Any) -> LocalEndpoint:
-        endpoint = build_endpoint(
-            EndpointSettings(
-                port=0,
-                classifier=settings.pop("classifier", "palette"),
-                work_dir=tmp_path / f"endpoint-{len(started)}",
-                check_responses=True,
-                faults=FaultPlan.parse(faults) if faults else FaultPlan(),
-                **settings,
-            )
-        ).start()
-        started.append(endpoint)
-        return endpoint
-
-    yield start
-    for endpoint in started:
-        endpoint.shutdown()
-
-
 def _requests(endpoint: LocalEndpoint, service: str) -> int:
     counts = endpoint.faults.counts().get(signing_name(service))
     return counts.requests if counts else 0
@@ -101,10 +77,10 @@ def test_every_service_a_function_calls_has_a_policy_and_a_call_here() -> None:
 
 @pytest.mark.parametrize("service", sorted(RETRY_POLICIES))
 def test_a_throttled_or_failing_service_gets_exactly_its_policys_requests(
-    service: str, endpoints: Callable[..., LocalEndpoint], backoffs: list[float]
+    service: str, start_endpoint: EndpointFactory, backoffs: list[float]
 ) -> None:
     # Given an endpoint that answers every request to this service with the service's own throttling or 5xx
-    endpoint = endpoints(f"{signing_name(service)}=1")
+    endpoint = start_endpoint(faults=f"{signing_name(service)}=1")
     made = local_endpoint_client(service, endpoint.url, REGION, "function")
     # When a function's client calls it
     with pytest.raises(ClientError) as failed:
@@ -119,11 +95,11 @@ def test_a_throttled_or_failing_service_gets_exactly_its_policys_requests(
 
 
 def test_a_start_refused_at_the_job_limit_reaches_the_scheduler_after_one_request(
-    endpoints: Callable[..., LocalEndpoint], backoffs: list[float], tmp_path: Path
+    start_endpoint: EndpointFactory, backoffs: list[float], tmp_path: Path
 ) -> None:
     # Given Rekognition at its concurrent-job limit (one job, held running)
     classifier = GatedPalette()
-    endpoint = endpoints(classifier=classifier, rekognition=RekognitionSettings(max_concurrent_jobs=1))
+    endpoint = start_endpoint(classifier=classifier, max_concurrent_jobs=1)
     try:
         sandbox = RekognitionSandbox(endpoint, tmp_path)
         versions = {key: sandbox.upload_clip(key, (Scene(1.0, CLEAN),)) for key in ("a.mp4", "b.mp4")}
@@ -145,10 +121,10 @@ def test_a_start_refused_at_the_job_limit_reaches_the_scheduler_after_one_reques
 
 
 def test_a_tps_throttled_start_is_retried_its_policys_times(
-    endpoints: Callable[..., LocalEndpoint], backoffs: list[float], tmp_path: Path
+    start_endpoint: EndpointFactory, backoffs: list[float], tmp_path: Path
 ) -> None:
     # Given Rekognition allowing one request per 1000 s per operation (every start after the first is throttled)
-    endpoint = endpoints(rekognition=RekognitionSettings(transactions_per_second=0.001))
+    endpoint = start_endpoint(transactions_per_second=0.001)
     sandbox = RekognitionSandbox(endpoint, tmp_path)
     version = sandbox.upload_clip("a.mp4", (Scene(1.0, CLEAN),))
     moderation = _moderation(endpoint, sandbox)
