@@ -221,17 +221,12 @@ UNMODERATED_BY_SOURCE = Visual(
     group_by=_SOURCE,
 )
 
-_ALL = (
-    MODERATED_VS_FLAGGED,
-    VIDEOS_BY_SOURCE,
-    MODERATED_HOURS,
-    TIME_TO_OUTCOME,
-    FLAGGED_BY_CATEGORY,
-    CONFIDENCE_BY_CATEGORY,
-    MOST_SEVERE,
-    UNMODERATED_BY_REASON,
-    UNMODERATED_BY_SOURCE,
+SHEETS = (
+    Sheet("Volume", (MODERATED_VS_FLAGGED, VIDEOS_BY_SOURCE, MODERATED_HOURS, TIME_TO_OUTCOME)),
+    Sheet("Categories", (FLAGGED_BY_CATEGORY, CONFIDENCE_BY_CATEGORY)),
+    Sheet("Review", (MOST_SEVERE, UNMODERATED_BY_REASON, UNMODERATED_BY_SOURCE)),
 )
+_ALL = tuple(visual for sheet in SHEETS for visual in sheet.visuals)
 
 
 def _ids(*visuals: Visual) -> tuple[str, ...]:
@@ -240,11 +235,7 @@ def _ids(*visuals: Visual) -> tuple[str, ...]:
 
 DASHBOARD = Dashboard(
     title="modlake moderation",
-    sheets=(
-        Sheet("Volume", (MODERATED_VS_FLAGGED, VIDEOS_BY_SOURCE, MODERATED_HOURS, TIME_TO_OUTCOME)),
-        Sheet("Categories", (FLAGGED_BY_CATEGORY, CONFIDENCE_BY_CATEGORY)),
-        Sheet("Review", (MOST_SEVERE, UNMODERATED_BY_REASON, UNMODERATED_BY_SOURCE)),
-    ),
+    sheets=SHEETS,
     filters=(
         # every view has processed_date (the UTC date of dt): the date range filters every visual
         Filter("date_range", "Processed between", _DAY, FilterKind.DATE_RANGE, _ids(*_ALL)),
