@@ -21,7 +21,6 @@ from functions.common.adapters.clients import (
     client_config,
     error_code,
     keep_endpoint_host,
-    retry_policy,
 )
 
 DEFAULT_STACK = "modlake-dev"
@@ -105,7 +104,7 @@ class Target:
             client = self._session().client(service, endpoint_url=self.endpoint_url, config=merged)
             if self.endpoint_url is not None and service == "s3control":
                 keep_endpoint_host(client, self.endpoint_url)  # S3 Control puts the account id before any host
-            apply_retry_policy(client, retry_policy(service))
+            apply_retry_policy(client)
             self._cache[key] = (config, client)  # holding `config` keeps its id from being reused
         return self._cache[key][1]
 

@@ -65,12 +65,13 @@ def client_config(service: str, *, local: bool = False) -> Config:
     return config.merge(Config(s3={"addressing_style": "path"})) if local else config
 
 
-def apply_retry_policy(made: Any, policy: RetryPolicy) -> Any:
-    """Make a client answer `policy.answered_at_once` codes after one request (botocore's Config cannot say so).
+def apply_retry_policy(made: Any) -> Any:
+    """Make a client answer its policy's `answered_at_once` codes after one request (botocore's Config cannot say so).
 
     botocore's standard mode counts LimitExceededException as throttling; a handler that runs before its retry
     handler raises the modeled error at once instead, as the client would after its last attempt.
     """
+    policy = retry_policy(made.meta.service_model.service_name)
     if not policy.answered_at_once:
         return made
     service = made.meta.service_model.service_id.hyphenize()
@@ -93,13 +94,11 @@ def apply_retry_policy(made: Any, policy: RetryPolicy) -> Any:
 @cache
 def client(service: str) -> Any:
     """A shared boto3 client (endpoint and region come from the standard AWS environment)."""
-    policy = retry_policy(service)
-    return apply_retry_policy(boto3.client(service, config=policy.config()), policy)
+    return apply_retry_policy(boto3.client(service, config=client_config(service)))
 
 
 def local_endpoint_client(service: str, endpoint_url: str, region: str, access_key: str) -> Any:
     """A boto3 client on a local endpoint with fixed credentials (a developer's AWS profile never applies there)."""
-    policy = retry_policy(service)
     made = boto3.session.Session().client(
         service,
         endpoint_url=endpoint_url,
@@ -110,7 +109,7 @@ def local_endpoint_client(service: str, endpoint_url: str, region: str, access_k
     )
     if made.meta.service_model.service_name == "s3control":
         keep_endpoint_host(made, endpoint_url)
-    return apply_retry_policy(made, policy)
+    return apply_retry_policy(made)
 
 
 def keep_endpoint_host(s3control: Any, endpoint_url: str) -> None:
