@@ -52,9 +52,10 @@ test: install lint ## lint, then the whole offline test suite, then the function
 # The Lambda twin: Lambda's Python with exactly the layers' packages and the runtime's SDK (tests/twin/lambda.txt,
 # from stacks/lambda_layers.json) in .twin/lambda, first on the path; the test tools live in the venv behind them.
 TWIN := .twin
-LAMBDA_PYTHON_VERSION := $(shell sed -n 's/.*"runtime": "python\([0-9.]*\)".*/\1/p' stacks/lambda_layers.json)
-LAMBDA_PYTHON ?= $(shell for c in $$(command -v python$(LAMBDA_PYTHON_VERSION)) $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON_VERSION)*/bin/python$(LAMBDA_PYTHON_VERSION); do "$$c" -c '' 2>/dev/null && { echo "$$c"; break; }; done)
-TWIN_PYTHON := $(if $(LAMBDA_PYTHON),$(LAMBDA_PYTHON),$(PYTHON))
+# Looked up on first use only (memoized), so targets other than the twin's never run the search.
+LAMBDA_PYTHON_VERSION = $(eval LAMBDA_PYTHON_VERSION := $(shell sed -n 's/.*"runtime": "python\([0-9.]*\)".*/\1/p' stacks/lambda_layers.json))$(LAMBDA_PYTHON_VERSION)
+LAMBDA_PYTHON ?= $(eval LAMBDA_PYTHON := $(shell for c in $$(command -v python$(LAMBDA_PYTHON_VERSION)) $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON_VERSION)*/bin/python$(LAMBDA_PYTHON_VERSION); do "$$c" -c '' 2>/dev/null && { echo "$$c"; break; }; done))$(LAMBDA_PYTHON)
+TWIN_PYTHON = $(if $(LAMBDA_PYTHON),$(LAMBDA_PYTHON),$(PYTHON))
 
 $(TWIN)/.installed: tests/twin/lambda.txt tests/twin/tools.txt requirements.txt
 	@if [ -z "$(LAMBDA_PYTHON)" ]; then \
