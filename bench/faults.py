@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -45,20 +46,32 @@ from sandbox.faults import SERVICES, FaultPlan
 from sandbox.rekognition.classifier import CLEAN, NUDITY, WEAPONS, Finding, PaletteClassifier
 from sandbox.rekognition.service import RekognitionSettings
 from sandbox.stack.local_stack import LocalStack, SandboxSettings
+from sandbox.stack.runner import Invocation
 
 DEFAULT_RATE = 0.2
 DEFAULT_SEED = 7
 DEFAULT_QUEUE_WAIT = 10
-JOB_LIMIT = 5
-SECONDS_PER_FRAME = 0.25  # jobs overlap up to the limit
-DIGEST_RUNS = 3
+JOB_LIMIT = 5  # most videos wait for a slot: kicks and fill passes run (and are faulted) too
+SECONDS_PER_FRAME = 0.25  # jobs last long enough for the limit to be reached
+DIGEST_RUNS = 3  # Lambda runs an asynchronous invocation (the schedule's) up to 3 times: RUN_RETRY_ATTEMPTS + 1
+DIGEST_SENDER, DIGEST_RECIPIENT = "digest@mail.example.com", "safety-team@example.com"
 SETTLE_TIMEOUT = 600.0
-# Outcome → (how many, the status DynamoDB and the lake record, flagged)
-LIBRARY = {
-    "flagged": (14, VideoStatus.SUCCEEDED, True),
-    "clean": (14, VideoStatus.SUCCEEDED, False),
-    "failed": (6, VideoStatus.FAILED, False),
-    "skipped": (6, VideoStatus.SKIPPED, False),
+
+
+class Outcome(StrEnum):
+    FLAGGED = "flagged"
+    CLEAN = "clean"
+    FAILED = "failed"  # an MP4 Rekognition cannot decode: a job that fails
+    SKIPPED = "skipped"  # a text file named .mp4: no job
+
+
+LIBRARY = {Outcome.FLAGGED: 14, Outcome.CLEAN: 14, Outcome.FAILED: 6, Outcome.SKIPPED: 6}  # 40 videos
+# The status DynamoDB and the lake record for each outcome, and whether the video is flagged.
+RECORDED = {
+    Outcome.FLAGGED: (VideoStatus.SUCCEEDED, True),
+    Outcome.CLEAN: (VideoStatus.SUCCEEDED, False),
+    Outcome.FAILED: (VideoStatus.FAILED, False),
+    Outcome.SKIPPED: (VideoStatus.SKIPPED, False),
 }
 
 
@@ -72,16 +85,62 @@ class SlowPalette(PaletteClassifier):
         return super().classify(frame)
 
 
-def _bodies(folder: Path) -> dict[str, bytes]:
+def clip_bodies(folder: Path) -> dict[Outcome, bytes]:
+    """One small upload per outcome (written under `folder`)."""
+
     def clip(name: str, scenes: list[Scene], codec: str = "h264") -> bytes:
         return write_clip(folder / name, scenes, width=160, height=120, codec=codec).read_bytes()
 
     return {
-        "flagged": clip("flagged.mp4", [Scene(0.5, CLEAN), Scene(0.5, NUDITY)]),
-        "clean": clip("clean.mp4", [Scene(1, CLEAN)]),
-        "failed": clip("broken.mp4", [Scene(1, WEAPONS)], codec="mpeg4"),
-        "skipped": b"meeting notes, not a video",
+        Outcome.FLAGGED: clip("flagged.mp4", [Scene(0.5, CLEAN), Scene(0.5, NUDITY)]),
+        Outcome.CLEAN: clip("clean.mp4", [Scene(1, CLEAN)]),
+        Outcome.FAILED: clip("broken.mp4", [Scene(1, WEAPONS)], codec="mpeg4"),
+        Outcome.SKIPPED: b"meeting notes, not a video",
     }
+
+
+def faulted_settings(
+    work_dir: Path, plan: FaultPlan, queue_wait: int, *, check_responses: bool = False
+) -> SandboxSettings:
+    """The local stack of the faulted run: the slow classifier under a job limit of 5, a digest with an HTML email,
+    the fault plan, and queue waits capped at `queue_wait` seconds."""
+    return SandboxSettings(
+        work_dir=work_dir,
+        check_responses=check_responses,
+        classifier=SlowPalette(),
+        rekognition=RekognitionSettings(max_concurrent_jobs=JOB_LIMIT),
+        context={
+            "rekognition_job_limit": JOB_LIMIT,
+            "digest_emails": [DIGEST_RECIPIENT],
+            "digest_sender": DIGEST_SENDER,
+        },
+        environments_per_function=4,
+        faults=plan,
+        max_queue_wait=queue_wait,
+    )
+
+
+def upload_library(stack: LocalStack, bodies: dict[Outcome, bytes]) -> dict[str, tuple[Outcome, str]]:
+    """Upload LIBRARY's videos as the operator (never faulted): video id → (outcome, key)."""
+    s3, bucket = stack.client("s3"), stack.outputs["MediaBucketName"]
+    uploaded: dict[str, tuple[Outcome, str]] = {}
+    for outcome, count in LIBRARY.items():
+        for n in range(count):
+            key = f"uploads/{outcome}-{n:02d}.mp4"
+            version = s3.put_object(Bucket=bucket, Key=key, Body=bodies[outcome])["VersionId"]
+            uploaded[VideoRef(bucket, key, version, None).video_id] = (outcome, key)
+    return uploaded
+
+
+def send_days_digest(stack: LocalStack, day: str) -> list[Invocation]:
+    """Run send_digest for the day as the schedule does: again after a failed run, DIGEST_RUNS times at most."""
+    digest = stack.deployment.function_named("send_digest").name  # type: ignore[union-attr]
+    runs: list[Invocation] = []
+    for _ in range(DIGEST_RUNS):
+        runs.append(stack.invoke(digest, {"date": day}))
+        if not runs[-1].failed:
+            break
+    return runs
 
 
 def _rows(stack: LocalStack, prefix: str) -> list[dict[str, Any]]:
@@ -97,35 +156,17 @@ def _rows(stack: LocalStack, prefix: str) -> list[dict[str, Any]]:
 def run(rate: float, seed: int, queue_wait: int, work_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run the faulted pipeline once; the per-service lines and the summary."""
     plan = FaultPlan.parse(",".join(f"{service}={rate}" for service in SERVICES), seed=seed)
-    settings = SandboxSettings(
-        work_dir=work_dir / "stack",
-        classifier=SlowPalette(),
-        rekognition=RekognitionSettings(max_concurrent_jobs=JOB_LIMIT),
-        context={
-            "rekognition_job_limit": JOB_LIMIT,
-            "digest_emails": ["safety-team@example.com"],
-            "digest_sender": "digest@mail.example.com",
-        },
-        environments_per_function=4,
-        faults=plan,
-        max_queue_wait=queue_wait,
-    )
-    bodies = _bodies(work_dir / "clips")
+    settings = faulted_settings(work_dir / "stack", plan, queue_wait)
+    bodies = clip_bodies(work_dir / "clips")
     with LocalStack(settings) as stack:
-        s3, bucket = stack.client("s3"), stack.outputs["MediaBucketName"]
-        expected: dict[str, str] = {}
         started = time.monotonic()
-        for outcome, (count, _, _) in LIBRARY.items():
-            for n in range(count):
-                key = f"uploads/{outcome}-{n:02d}.mp4"
-                version = s3.put_object(Bucket=bucket, Key=key, Body=bodies[outcome])["VersionId"]
-                expected[VideoRef(bucket, key, version, None).video_id] = outcome
+        expected = {video_id: outcome for video_id, (outcome, _) in upload_library(stack, bodies).items()}
         settled = stack.settle(timeout=SETTLE_TIMEOUT)
         settle_seconds = time.monotonic() - started
         store = DynamoVideoStore(stack.client("dynamodb"), stack.outputs["VideosTableName"])
         correct = 0
         for video_id, outcome in expected.items():
-            _, status, flagged = LIBRARY[outcome]
+            status, flagged = RECORDED[outcome]
             record = store.get(video_id)
             if record is not None and record.status is status:
                 correct += bool(record.summary and record.summary.flagged) is flagged
@@ -134,16 +175,13 @@ def run(rate: float, seed: int, queue_wait: int, work_dir: Path) -> tuple[list[d
         label_keys = Counter((row["video_id"], row["detection_index"]) for row in labels)
         jobs = Counter((job.key, job.version) for job in stack.rekognition.started_jobs())
         depths = stack.queue_depths()
-        digest = stack.deployment.function_named("send_digest").name if stack.deployment else ""
         today = datetime.now(UTC).date().isoformat()
-        runs = []
-        for _ in range(DIGEST_RUNS):
-            runs.append(stack.invoke(digest, {"date": today}))
-            if not runs[-1].failed:
-                break
+        runs = send_days_digest(stack, today)
         totals: dict[str, Any] = {}
         if not runs[-1].failed:
-            archive = s3.get_object(Bucket=stack.outputs["AnalyticsBucketName"], Key=f"digests/dt={today}/digest.json")
+            archive = stack.client("s3").get_object(
+                Bucket=stack.outputs["AnalyticsBucketName"], Key=f"digests/dt={today}/digest.json"
+            )
             totals = json.loads(archive["Body"].read())["totals"]
         report = stack.fault_report()
         sources = stack.runner.sources
@@ -169,10 +207,10 @@ def run(rate: float, seed: int, queue_wait: int, work_dir: Path) -> tuple[list[d
             "messages_left": sum(depths.values()),
             "digest_runs": len(runs),
             "digest_exact": totals.get("videos") == len(expected)
-            and totals.get("flagged") == LIBRARY["flagged"][0]
-            and totals.get("moderated") == LIBRARY["flagged"][0] + LIBRARY["clean"][0]
-            and totals.get("failed") == LIBRARY["failed"][0]
-            and totals.get("skipped") == LIBRARY["skipped"][0],
+            and totals.get("flagged") == LIBRARY[Outcome.FLAGGED]
+            and totals.get("moderated") == LIBRARY[Outcome.FLAGGED] + LIBRARY[Outcome.CLEAN]
+            and totals.get("failed") == LIBRARY[Outcome.FAILED]
+            and totals.get("skipped") == LIBRARY[Outcome.SKIPPED],
             "calls": sum(c.calls for c in report.values()),
             "requests": sum(c.requests for c in report.values()),
             "faults": sum(c.faults for c in report.values()),

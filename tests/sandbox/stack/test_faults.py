@@ -13,20 +13,23 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
+from bench.faults import (
+    JOB_LIMIT,
+    LIBRARY,
+    Outcome,
+    clip_bodies,
+    faulted_settings,
+    send_days_digest,
+    upload_library,
+)
 from functions.common.adapters.dynamodb import DynamoVideoStore
-from functions.common.models import VideoRef, VideoStatus
-from sandbox.clips import Scene, write_clip
+from functions.common.models import VideoStatus
 from sandbox.faults import FaultedRequest, FaultInjector, FaultPlan
-from sandbox.rekognition.classifier import CLEAN, NUDITY, WEAPONS, Finding, PaletteClassifier
-from sandbox.rekognition.service import RekognitionSettings
-from sandbox.stack.local_stack import SandboxSettings, ServiceFaults
+from sandbox.stack.local_stack import ServiceFaults
 from sandbox.stack.runner import Invocation
 from tests.sandbox.stack.pipeline import AnnouncedStack, announced_stack
 
@@ -35,30 +38,6 @@ pytestmark = pytest.mark.slow
 RATE = 0.2
 FAULTED = ("athena", "dynamodb", "events", "rekognition", "s3", "ses", "sns", "sqs")  # every service the functions call
 QUEUE_WAIT = 10  # seconds a failed or delayed message waits at most (sandbox/stack/queue_waits.py)
-DIGEST_SENDER, DIGEST_RECIPIENT = "digest@mail.example.com", "safety-team@example.com"
-DIGEST_RUNS = 3  # Lambda runs an asynchronous invocation (the schedule's) up to 3 times: RUN_RETRY_ATTEMPTS + 1
-JOB_LIMIT = 5  # most videos wait for a slot: kicks and fill passes run (and are faulted) too
-SECONDS_PER_FRAME = 0.25  # jobs last long enough for the limit to be reached
-
-
-class SlowPalette(PaletteClassifier):
-    """The palette classifier at a model's pace, so jobs overlap up to the limit."""
-
-    name = "slow-palette"
-
-    def classify(self, frame: np.ndarray) -> list[Finding]:
-        time.sleep(SECONDS_PER_FRAME)
-        return super().classify(frame)
-
-
-class Outcome(StrEnum):
-    FLAGGED = "flagged"
-    CLEAN = "clean"
-    FAILED = "failed"  # an MP4 Rekognition cannot decode: a job that fails
-    SKIPPED = "skipped"  # a text file named .mp4: no job
-
-
-LIBRARY = {Outcome.FLAGGED: 14, Outcome.CLEAN: 14, Outcome.FAILED: 6, Outcome.SKIPPED: 6}  # 40 videos
 
 
 def seed_that_faults_the_digest() -> int:
@@ -99,18 +78,6 @@ class FaultedRun:
         return [video_id for video_id, outcome in self.expected.items() if outcome in outcomes]
 
 
-def _clips(folder: Path) -> dict[Outcome, bytes]:
-    def clip(name: str, scenes: list[Scene], codec: str = "h264") -> bytes:
-        return write_clip(folder / name, scenes, width=160, height=120, codec=codec).read_bytes()
-
-    return {
-        Outcome.FLAGGED: clip("flagged.mp4", [Scene(0.5, CLEAN), Scene(0.5, NUDITY)]),
-        Outcome.CLEAN: clip("clean.mp4", [Scene(1, CLEAN)]),
-        Outcome.FAILED: clip("broken.mp4", [Scene(1, WEAPONS)], codec="mpeg4"),
-        Outcome.SKIPPED: b"meeting notes, not a video",
-    }
-
-
 TEST_QUEUES = ("digest-subscriber", "video-moderated-events")  # this module's listeners, not the stack's queues
 
 
@@ -143,47 +110,23 @@ def _drain(sandbox: AnnouncedStack, queue_url: str) -> list[str]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultedRun]:
     work = tmp_path_factory.mktemp("faults")
-    bodies = _clips(work / "clips")
+    bodies = clip_bodies(work / "clips")
     plan = FaultPlan.parse(",".join(f"{service}={RATE}" for service in FAULTED), seed=seed_that_faults_the_digest())
-    settings = SandboxSettings(
-        work_dir=work / "stack",
-        check_responses=True,
-        faults=plan,
-        max_queue_wait=QUEUE_WAIT,
-        environments_per_function=4,
-        classifier=SlowPalette(),
-        rekognition=RekognitionSettings(max_concurrent_jobs=JOB_LIMIT),
-        context={
-            "digest_emails": [DIGEST_RECIPIENT],
-            "digest_sender": DIGEST_SENDER,
-            "rekognition_job_limit": JOB_LIMIT,
-        },
-    )
+    settings = faulted_settings(work / "stack", plan, QUEUE_WAIT, check_responses=True)
     with announced_stack(work, settings) as sandbox:
         stack = sandbox.stack
         digest_queue = sandbox.subscribe_queue(stack.outputs["DigestTopicArn"], TEST_QUEUES[0])
         events_queue = _events_queue(sandbox)
-        s3, bucket = stack.client("s3"), stack.outputs["MediaBucketName"]
         started = time.monotonic()
         # Given 40 uploads (as the operator: only the functions' calls are faulted), flagged and clean clips among
         # undecodable MP4s and text files named .mp4
-        expected: dict[str, Outcome] = {}
-        keys: dict[str, str] = {}
-        for outcome, count in LIBRARY.items():
-            for n in range(count):
-                key = f"uploads/{outcome}-{n:02d}.mp4"
-                version = s3.put_object(Bucket=bucket, Key=key, Body=bodies[outcome])["VersionId"]
-                video_id = VideoRef(bucket, key, version, None).video_id
-                expected[video_id], keys[video_id] = outcome, key
+        uploaded = upload_library(stack, bodies)
+        expected = {video_id: outcome for video_id, (outcome, _) in uploaded.items()}
+        keys = {video_id: key for video_id, (_, key) in uploaded.items()}
         # When the pipeline has settled under 20 % faults, and the day's digest is sent as the schedule sends it
         assert stack.settle(timeout=300), stack.queue_depths()
         today = datetime.now(UTC).date().isoformat()
-        digest = stack.deployment.function_named("send_digest").name  # type: ignore[union-attr]
-        runs = []
-        for _ in range(DIGEST_RUNS):  # Lambda retries a failed asynchronous run
-            runs.append(stack.invoke(digest, {"date": today}))
-            if not runs[-1].failed:
-                break
+        runs = send_days_digest(stack, today)  # Lambda retries a failed asynchronous run
         seconds = time.monotonic() - started
         faults = stack.fault_report()
         yield FaultedRun(sandbox, expected, keys, runs, digest_queue, events_queue, faults, today, seconds)
