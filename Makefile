@@ -45,9 +45,20 @@ lint: install ## ruff, mypy and the import contracts over functions glue queries
 	$(BIN)/mypy $(CODE_DIRS)
 	$(BIN)/lint-imports --no-cache --no-logo
 
-test: install lint ## lint, then the whole offline test suite, then the functions' tests in the Lambda twin
+test: install lint chromium ## lint, then the whole offline test suite, then the functions' tests in the Lambda twin
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory twin
+
+# The browser tests (tests/browser) drive Debian's chromium; installed with apt-get when it is missing (sudo unless root).
+CHROMIUM := /usr/bin/chromium
+.PHONY: chromium
+chromium: ## Debian's chromium for the browser tests (apt-get), when /usr/bin/chromium is missing
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing Debian's chromium for the browser tests (apt-get)"; \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium > /dev/null; \
+	fi
 
 # The Lambda twin: Lambda's Python with exactly the layers' packages and the runtime's SDK (tests/twin/lambda.txt,
 # from stacks/lambda_layers.json) in .twin/lambda, first on the path; the test tools live in the venv behind them.

@@ -11,6 +11,7 @@ from cli.application import app, cli_state
 from cli.backfill import backfill_request, render_backfill, run_backfill
 from cli.backfill_jobs import job_view, render_job, watch_job
 from cli.backfill_plan import backfill_day
+from cli.dashboard import DEFAULT_DAYS, DEFAULT_OUT, check_days, open_in_browser, render_written, write_dashboard
 from cli.digest import (
     DEFAULT_PREVIEW_DIR,
     invoke_digest,
@@ -21,7 +22,14 @@ from cli.digest import (
 )
 from cli.errors import CliError
 from cli.labels import render_labels, video_labels
-from cli.query import DEFAULT_TIMEOUT_SECONDS, OutputFormat, parse_params, render_query, run_query
+from cli.query import (
+    DEFAULT_TIMEOUT_SECONDS,
+    OutputFormat,
+    athena_runner,
+    parse_params,
+    render_query,
+    run_query,
+)
 from cli.upload import check_video_files, planned_keys, render_uploads, upload_rules, upload_videos
 from cli.videos import DEFAULT_LIMIT, find_videos, list_videos, render_video_details, render_video_table
 from queries import named_queries
@@ -158,3 +166,23 @@ def backfill(
     render_backfill(outcome, state.out, state.err, as_json=as_json)
     if outcome.refused:
         raise CliError(outcome.refused)
+
+
+@app.command()
+def dashboard(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option("--days", metavar="N", help="The last N days (UTC), today included.")] = (
+        DEFAULT_DAYS
+    ),
+    out: Annotated[Path, typer.Option("--out", metavar="PATH", help="The HTML file to write.")] = DEFAULT_OUT,
+    open_page: Annotated[bool, typer.Option("--open", help="Open the page in the browser.")] = False,
+) -> None:
+    """Write the moderation dashboard (the QuickSight one's sheets) as one self-contained HTML file from Athena."""
+    state = cli_state(ctx)
+    check_days(days)  # before reaching the stack: a typo fails fast, even offline
+    target = state.target
+    with state.err.status(f"querying {target.stack_name}'s views…"):
+        written = write_dashboard(athena_runner(target), out, stack=target.description, days=days)
+    render_written(written, state.out, state.err)
+    if open_page:
+        open_in_browser(written.path)

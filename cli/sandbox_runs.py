@@ -25,10 +25,11 @@ from rich.console import Console
 
 from cli.announcement import RunningStack
 from cli.application import CliState
+from cli.dashboard import render_written, write_dashboard
 from cli.digest import invoke_digest, render_digest_result
 from cli.errors import CliError
 from cli.labels import render_labels, video_labels
-from cli.query import OutputFormat, render_query, run_query
+from cli.query import OutputFormat, athena_runner, render_query, run_query
 from cli.target import Target
 from cli.upload import check_video_files, planned_keys, render_uploads, upload_rules, upload_videos
 from cli.videos import list_videos, render_video_table
@@ -39,6 +40,7 @@ from sandbox.rekognition.service import RekognitionSettings
 from sandbox.stack.local_stack import LocalStack, SandboxSettings
 
 DEMO_PREFIX = "demo/"
+DEMO_DASHBOARD_DAYS = 7  # the demo's lake has today only: a week shows it as the end of a trend, not a lone bar
 FINAL_STATUSES = frozenset({VideoStatus.SUCCEEDED, VideoStatus.FAILED, VideoStatus.SKIPPED, VideoStatus.DELETED})
 
 
@@ -144,16 +146,22 @@ def run_demo(state: CliState, videos: Sequence[Path], classifier: str, out: Path
         text = out / "lake" / archive["text"] if "text" in archive else None
         if text is not None and text.is_file():
             console.print(text.read_text(encoding="utf-8"), markup=False, highlight=False, soft_wrap=True)
+        console.rule("5. the dashboard: the views QuickSight charts, through Athena, as one HTML page")
+        dashboard = write_dashboard(
+            athena_runner(target), out / "dashboard.html", stack=target.description, days=DEMO_DASHBOARD_DAYS
+        )
+        render_written(dashboard, console, err)
         console.rule("where things are")
         parquet = [p for p in lake if p.suffix == ".parquet"]
         example = f", e.g. {parquet[0].relative_to(out)}" if parquet else ""
         console.print(f"Parquet lake: {out / 'lake'} ({len(parquet)} files{example})")
         if "html" in archive:
             console.print(f"Digest HTML:  {out / 'lake' / archive['html']}")
+        console.print(f"Dashboard:    {dashboard.path}", markup=False, soft_wrap=True)
         console.print(f"Function logs: {settings.work_dir / 'logs'}")
         console.print(
             f"done in {time.monotonic() - started:.0f} s. Next: `make up` (the local stack stays up), then "
-            "`.venv/bin/modlake --local upload|status|labels|query|digest|backfill` in another terminal"
+            "`.venv/bin/modlake --local upload|status|labels|query|digest|dashboard|backfill` in another terminal"
         )
     finally:
         stack.stop()
@@ -234,6 +242,7 @@ def _print_running(running: RunningStack, console: Console) -> None:
         f"{modlake} labels <key>",
         f"{modlake} query daily_volume --param day_from={today} --param day_to={today}",
         f"{modlake} digest --preview",
+        f"{modlake} dashboard --open",
         f"AWS_ENDPOINT_URL={running.endpoint_url} aws s3 ls   # any AWS CLI or SDK, dummy credentials",
     ):
         console.print(f"  {line}", markup=False)

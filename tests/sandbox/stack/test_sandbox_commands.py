@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -23,7 +25,14 @@ def test_demo_runs_the_pipeline_on_the_sample_clips_and_says_where_the_results_a
     # Then it exits 0 after every stage printed its results
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for stage in ("1. upload", "2. start_moderation", "3. Athena", "4. send_digest", "where things are"):
+    for stage in (
+        "1. upload",
+        "2. start_moderation",
+        "3. Athena",
+        "4. send_digest",
+        "5. the dashboard",
+        "where things are",
+    ):
         assert stage in out
     assert out.count("SUCCEEDED") >= 3  # the status table: three sample clips moderated
     assert "Exposed Female Nipple" in out and "Weapons" in out  # the label timelines
@@ -31,6 +40,20 @@ def test_demo_runs_the_pipeline_on_the_sample_clips_and_says_where_the_results_a
     # And the Parquet lake and the digest HTML it names exist
     assert list((tmp_path / "lake" / "moderation_videos").rglob("*.parquet"))
     assert list((tmp_path / "lake" / "digests").rglob("digest.html"))
+    # And the dashboard page it names holds the demo's videos, read back from the views through Athena
+    page = tmp_path / "dashboard.html"
+    assert f"Dashboard:    {page}" in out
+    daily = _embedded_views(page)["v_daily_summary"]
+    videos = daily["columns"].index("videos")
+    assert sum(row[videos] for row in daily["rows"]) == 3
+
+
+def _embedded_views(page: Path) -> dict[str, Any]:
+    """The view rows a dashboard page embeds (its dashboard-views JSON element)."""
+    text = page.read_text(encoding="utf-8")
+    start = text.index('<script type="application/json" id="dashboard-views">')
+    body = text[text.index(">", start) + 1 : text.index("</script>", start)]
+    return json.loads(body)
 
 
 def test_demo_refuses_a_file_that_is_not_a_video_before_starting_anything(tmp_path: Path) -> None:
