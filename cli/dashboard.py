@@ -29,9 +29,8 @@ from cli.errors import CliError
 from functions.common.models import utc_now
 from functions.common.ports import QueryRunner
 from queries import SqlFile, execution_parameter
-from queries.dashboard import DASHBOARD, Dashboard
+from queries.dashboard import DASHBOARD, DEFAULT_DAYS, Dashboard
 
-DEFAULT_DAYS = 30
 MAX_DAYS = 3660  # ten years: a bigger window is a typo, not a dashboard
 ROW_CAP = 100_000  # rows per view embedded in the page (a browser still draws that many quickly)
 DEFAULT_OUT = Path("build") / "dashboard" / "dashboard.html"

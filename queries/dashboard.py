@@ -120,6 +120,10 @@ class Dashboard:
         raise KeyError(f"no visual {visual_id!r} in the dashboard")
 
 
+# The days the dashboard opens on, today (UTC) included: QuickSight's default date range and the window
+# `modlake dashboard` reads without --days.
+DEFAULT_DAYS = 30
+
 _DAY = "processed_date"
 _SOURCE = "source"
 

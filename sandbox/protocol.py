@@ -22,7 +22,7 @@ import re
 import secrets
 import struct
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cache
@@ -165,12 +165,43 @@ def validate_request(operation: OperationModel, request: Mapping[str, Any]) -> N
         raise ServiceError("ValidationException", f"{count} {noun} detected: " + "; ".join(problems))
 
 
+def request_problems(
+    operation: OperationModel, request: Mapping[str, Any], *, strict: bool = True, unions: Collection[str] = ()
+) -> list[str]:
+    """Every violation of the model in a request; strict adds unknown members and unions without exactly one member."""
+    # Strict is for requests built by code (the stack's QuickSight definition): AWS ignores a member it does not know,
+    # so a misspelt visual would silently vanish, and it refuses a union (botocore's `union` trait, a documented
+    # "union type structure", or a shape named in `unions`) with two members only when the request runs.
+    problems: list[str] = []
+    if operation.input_shape is not None:
+        rules = _Strict(frozenset(unions)) if strict else None
+        _check(operation.input_shape, request, "", problems, output=False, strict=rules)
+    return problems
+
+
 def response_problems(operation: OperationModel, response: Mapping[str, Any]) -> list[str]:
     """What in a response the service model does not allow (unknown members, wrong types, bad enums); [] if none."""
     problems: list[str] = []
     if operation.output_shape is not None:
         _check(operation.output_shape, response, "", problems, output=True)
     return problems
+
+
+@dataclass(frozen=True)
+class _Strict:
+    """The strict request checks: unknown members, and exactly one member in each union structure."""
+
+    unions: frozenset[str]
+
+    def is_union(self, shape: StructureShape) -> bool:
+        return bool(
+            shape.metadata.get("union")
+            or _UNION_DOCUMENTATION in (shape.documentation or "")
+            or shape.name in self.unions
+        )
+
+
+_UNION_DOCUMENTATION = "This is a union type structure"
 
 
 def _member_path(parent: str, name: str) -> str:
@@ -187,26 +218,28 @@ def _violation(value: Any, path: str, rule: str) -> str:
     return f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: Member must {rule}"
 
 
-def _check(shape: Shape, value: Any, path: str, problems: list[str], *, output: bool) -> None:
+def _check(
+    shape: Shape, value: Any, path: str, problems: list[str], *, output: bool, strict: _Strict | None = None
+) -> None:
     if value is None:
         return
     kind = shape.type_name
     if isinstance(shape, StructureShape):
-        _check_structure(shape, value, path, problems, output=output)
+        _check_structure(shape, value, path, problems, output=output, strict=strict)
     elif isinstance(shape, ListShape):
         if not isinstance(value, list | tuple):
             problems.append(f"Value at '{path}' failed to satisfy constraint: Member must be a list")
             return
         _check_size(shape, len(value), path, value, problems, "length")
         for index, item in enumerate(value):
-            _check(shape.member, item, f"{path}.{index + 1}.member", problems, output=output)
+            _check(shape.member, item, f"{path}.{index + 1}.member", problems, output=output, strict=strict)
     elif isinstance(shape, MapShape):
         if not isinstance(value, Mapping):
             problems.append(f"Value at '{path}' failed to satisfy constraint: Member must be a map")
             return
         for key, item in value.items():
-            _check(shape.key, key, f"{path}.key", problems, output=output)
-            _check(shape.value, item, f"{path}.{key}", problems, output=output)
+            _check(shape.key, key, f"{path}.key", problems, output=output, strict=strict)
+            _check(shape.value, item, f"{path}.{key}", problems, output=output, strict=strict)
     elif kind == "string":
         _check_string(shape, value, path, problems)
     elif kind in ("integer", "long"):
@@ -225,10 +258,19 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], *, output: 
         problems.append(_violation(value, path, "be a timestamp"))
 
 
-def _check_structure(shape: StructureShape, value: Any, path: str, problems: list[str], *, output: bool) -> None:
+def _check_structure(
+    shape: StructureShape, value: Any, path: str, problems: list[str], *, output: bool, strict: _Strict | None
+) -> None:
     if not isinstance(value, Mapping):
         problems.append(f"Value at '{path}' failed to satisfy constraint: Member must be a structure")
         return
+    if strict is not None and strict.is_union(shape):
+        present = [name for name, item in value.items() if item is not None]
+        if len(present) != 1:
+            problems.append(
+                f"Value at '{path}' failed to satisfy constraint: Member must set exactly one member of union "
+                f"{shape.name}, got {len(present)} ({', '.join(present) or 'none'})"
+            )
     for name in shape.required_members:
         if value.get(name) is None:
             problems.append(
@@ -237,10 +279,11 @@ def _check_structure(shape: StructureShape, value: Any, path: str, problems: lis
     for name, item in value.items():
         member = shape.members.get(name)
         if member is None:
-            if output:  # AWS ignores unknown request members; a response must not invent any
+            # AWS ignores unknown request members (strict reports them); a response must not invent any
+            if output or strict is not None:
                 problems.append(f"Member '{_member_path(path, name)}' is not in the service model")
             continue
-        _check(member, item, _member_path(path, name), problems, output=output)
+        _check(member, item, _member_path(path, name), problems, output=output, strict=strict)
 
 
 def _check_string(shape: Shape, value: Any, path: str, problems: list[str]) -> None:

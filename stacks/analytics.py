@@ -1,5 +1,5 @@
 """The analytics layer over the Parquet lake: Glue catalog (from glue/), Athena workgroup, named queries and views
-(from queries/), and optionally QuickSight datasets on the views."""
+(from queries/), and optionally QuickSight datasets on the views with the dashboard of queries/dashboard.py."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ import queries
 from glue import TABLES, TableSpec
 from glue.catalog import table_input
 from queries import SqlFile
+from queries.dashboard import DASHBOARD
 from stacks.config import PipelineConfig
+from stacks.quicksight_dashboard import dashboard_definition
 from stacks.views import view_columns, view_table_input
 
 ATHENA_ENGINE_VERSION = "Athena engine version 3"
@@ -54,6 +56,26 @@ QUICKSIGHT_DATA_SET_ACTIONS = (
     "quicksight:CancelIngestion",
     "quicksight:UpdateDataSetPermissions",
 )
+QUICKSIGHT_DASHBOARD_ACTIONS = (
+    "quicksight:DescribeDashboard",
+    "quicksight:ListDashboardVersions",
+    "quicksight:UpdateDashboardPermissions",
+    "quicksight:QueryDashboard",
+    "quicksight:UpdateDashboard",
+    "quicksight:DeleteDashboard",
+    "quicksight:DescribeDashboardPermissions",
+    "quicksight:UpdateDashboardPublishedVersion",
+)
+QUICKSIGHT_ANALYSIS_ACTIONS = (
+    "quicksight:RestoreAnalysis",
+    "quicksight:UpdateAnalysisPermissions",
+    "quicksight:DeleteAnalysis",
+    "quicksight:DescribeAnalysisPermissions",
+    "quicksight:QueryAnalysis",
+    "quicksight:DescribeAnalysis",
+    "quicksight:UpdateAnalysis",
+)
+QUICKSIGHT_REFRESH_TIME_ZONE = "UTC"
 
 
 class Analytics(Construct):
@@ -100,8 +122,10 @@ class Analytics(Construct):
             service="athena", resource="workgroup", resource_name=self.workgroup_name
         )
         self.named_queries = {query.name: self._named_query(query) for query in queries.named_queries()}
+        self.quicksight_dashboard_url: str | None = None
         if config.quicksight_principal_arn:
             self._quicksight(config.quicksight_principal_arn)
+            self._quicksight_dashboard(config.quicksight_principal_arn)
 
     def _workgroup(self, results_bucket: s3.IBucket) -> athena.CfnWorkGroup:
         """Enforced settings: every query writes SSE-S3 results to the results bucket and stops at the cutoff."""
@@ -173,7 +197,7 @@ class Analytics(Construct):
         return table
 
     def _quicksight(self, principal_arn: str) -> None:
-        """An Athena data source on the workgroup and a direct-query dataset per view, owned by the principal."""
+        """An Athena data source on the workgroup and a dataset per view (direct query, or SPICE refreshed daily)."""
         stage = self._config.stage
         self.quicksight_data_source = quicksight.CfnDataSource(
             self,
@@ -199,7 +223,7 @@ class Analytics(Construct):
                 aws_account_id=self._account,
                 data_set_id=f"modlake-{stage}-{view.name}",
                 name=f"modlake {stage} {view.name}",
-                import_mode="DIRECT_QUERY",
+                import_mode=self._config.quicksight_import_mode,
                 physical_table_map={
                     "view": quicksight.CfnDataSet.PhysicalTableProperty(
                         relational_table=quicksight.CfnDataSet.RelationalTableProperty(
@@ -222,6 +246,80 @@ class Analytics(Construct):
             )
             data_set.add_resource_dependency(self.views[view.name])
             self.quicksight_data_sets[view.name] = data_set
+            if self._config.quicksight_import_mode == "SPICE":
+                self._refresh_schedule(view.name, data_set)
+
+    def _refresh_schedule(self, view_name: str, data_set: quicksight.CfnDataSet) -> None:
+        """A daily full refresh of a SPICE dataset at quicksight_refresh_schedule (UTC)."""
+        data_set_id = str(data_set.data_set_id)
+        refresh = quicksight.CfnRefreshSchedule(
+            self,
+            _construct_id(view_name, "RefreshSchedule"),
+            aws_account_id=self._account,
+            data_set_id=data_set_id,
+            schedule=quicksight.CfnRefreshSchedule.RefreshScheduleMapProperty(
+                schedule_id=f"{data_set_id}-daily",
+                refresh_type="FULL_REFRESH",
+                schedule_frequency=quicksight.CfnRefreshSchedule.ScheduleFrequencyProperty(
+                    interval="DAILY",
+                    time_of_the_day=self._config.quicksight_refresh_time,
+                    time_zone=QUICKSIGHT_REFRESH_TIME_ZONE,
+                ),
+            ),
+        )
+        refresh.add_resource_dependency(data_set)  # the schedule names the dataset by id only
+
+    def _quicksight_dashboard(self, principal_arn: str) -> None:
+        """The dashboard of queries/dashboard.py over the datasets, and an analysis of the same definition that the
+        principal can save a copy of and edit (CloudFormation owns both: a deploy replaces edits made in place)."""
+        stage = self._config.stage
+        column_types = {
+            view.name: {name: QUICKSIGHT_TYPES[type_] for name, type_ in view_columns(view)} for view in queries.views()
+        }
+        arns = {name: data_set.attr_arn for name, data_set in self.quicksight_data_sets.items()}
+        definition = dashboard_definition(DASHBOARD, arns, column_types)
+        resource_id = f"modlake-{stage}-moderation"
+        name = f"{DASHBOARD.title} ({stage})"
+        enabled = "ENABLED"
+        self.quicksight_dashboard = quicksight.CfnDashboard(
+            self,
+            "QuickSightDashboard",
+            aws_account_id=self._account,
+            dashboard_id=resource_id,
+            name=name,
+            permissions=[
+                quicksight.CfnDashboard.ResourcePermissionProperty(
+                    principal=principal_arn, actions=list(QUICKSIGHT_DASHBOARD_ACTIONS)
+                )
+            ],
+            dashboard_publish_options=quicksight.CfnDashboard.DashboardPublishOptionsProperty(
+                ad_hoc_filtering_option=quicksight.CfnDashboard.AdHocFilteringOptionProperty(
+                    availability_status=enabled
+                ),
+                export_to_csv_option=quicksight.CfnDashboard.ExportToCSVOptionProperty(availability_status=enabled),
+                sheet_controls_option=quicksight.CfnDashboard.SheetControlsOptionProperty(visibility_state="EXPANDED"),
+            ),
+            validation_strategy=quicksight.CfnDashboard.ValidationStrategyProperty(mode="STRICT"),
+        )
+        # The typed Definition property is a deep tree of classes; the API-shaped dict goes in as an override.
+        self.quicksight_dashboard.add_property_override("Definition", definition)
+        self.quicksight_analysis = quicksight.CfnAnalysis(
+            self,
+            "QuickSightAnalysis",
+            aws_account_id=self._account,
+            analysis_id=resource_id,
+            name=name,
+            permissions=[
+                quicksight.CfnAnalysis.ResourcePermissionProperty(
+                    principal=principal_arn, actions=list(QUICKSIGHT_ANALYSIS_ACTIONS)
+                )
+            ],
+            validation_strategy=quicksight.CfnAnalysis.ValidationStrategyProperty(mode="STRICT"),
+        )
+        self.quicksight_analysis.add_property_override("Definition", definition)
+        self.quicksight_dashboard_url = (
+            f"https://{self._config.region}.quicksight.aws.amazon.com/sn/dashboards/{resource_id}"
+        )
 
 
 def _construct_id(name: str, kind: str) -> str:

@@ -28,6 +28,7 @@ DAILY_TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 RATE_EXPRESSION = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)")
 CRON_EXPRESSION = re.compile(r"cron\((?P<fields>[^()]+)\)")
 QUICKSIGHT_PRINCIPAL = re.compile(r"arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/\S+")
+QUICKSIGHT_IMPORT_MODES = ("DIRECT_QUERY", "SPICE")
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION: Mapping[int, logs.RetentionDays] = {
@@ -77,6 +78,8 @@ CONTEXT_KEYS = (
     "athena_results_retention_days",
     "athena_bytes_scanned_cutoff",
     "quicksight_principal_arn",
+    "quicksight_import_mode",
+    "quicksight_refresh_schedule",
     "digest_emails",
     "digest_schedule",
     "digest_timezone",
@@ -112,6 +115,8 @@ class PipelineConfig:
     athena_results_retention_days: int
     athena_bytes_scanned_cutoff: int
     quicksight_principal_arn: str
+    quicksight_import_mode: str
+    quicksight_refresh_schedule: str
     digest_emails: tuple[str, ...]
     digest_schedule: str
     digest_timezone: str
@@ -164,6 +169,8 @@ class PipelineConfig:
             athena_results_retention_days=_integer(raw, "athena_results_retention_days"),
             athena_bytes_scanned_cutoff=_integer(raw, "athena_bytes_scanned_cutoff"),
             quicksight_principal_arn=_text(raw, "quicksight_principal_arn").strip(),
+            quicksight_import_mode=_text(raw, "quicksight_import_mode").strip().upper(),
+            quicksight_refresh_schedule=_text(raw, "quicksight_refresh_schedule").strip(),
             digest_emails=_strings(raw, "digest_emails"),
             digest_schedule=_text(raw, "digest_schedule").strip(),
             digest_timezone=_text(raw, "digest_timezone").strip(),
@@ -245,6 +252,14 @@ class PipelineConfig:
                 f"quicksight_principal_arn {self.quicksight_principal_arn!r}: use a QuickSight user or group ARN, "
                 'e.g. arn:aws:quicksight:us-east-1:123456789012:user/default/alice, or "" for no QuickSight'
             )
+        if self.quicksight_import_mode not in QUICKSIGHT_IMPORT_MODES:
+            modes = ", ".join(QUICKSIGHT_IMPORT_MODES)
+            raise ValueError(f"quicksight_import_mode {self.quicksight_import_mode!r}: use one of {modes}")
+        if not DAILY_TIME.fullmatch(self.quicksight_refresh_schedule):
+            raise ValueError(
+                f"quicksight_refresh_schedule {self.quicksight_refresh_schedule!r}: use HH:MM, the time of day (UTC) "
+                "of the daily SPICE refresh, e.g. 02:00"
+            )
         schedule_expression(self.digest_schedule)
         if not _is_time_zone(self.digest_timezone):
             raise ValueError(
@@ -271,6 +286,14 @@ class PipelineConfig:
     def digest_schedule_expression(self) -> str:
         """digest_schedule as an EventBridge Scheduler expression."""
         return schedule_expression(self.digest_schedule)
+
+    @property
+    def quicksight_refresh_time(self) -> str:
+        """quicksight_refresh_schedule as QuickSight's TimeOfTheDay: zero-padded HH:MM (UTC)."""
+        daily = DAILY_TIME.fullmatch(self.quicksight_refresh_schedule)
+        if daily is None:
+            raise ValueError(f"quicksight_refresh_schedule {self.quicksight_refresh_schedule!r} is not HH:MM")
+        return f"{int(daily.group(1)):02d}:{daily.group(2)}"
 
     @property
     def athena_workgroup_name(self) -> str:

@@ -109,5 +109,7 @@ class PipelineStack(Stack):
                 separators=(",", ":"),
             ),
         }
+        if analytics.quicksight_dashboard_url:
+            outputs["QuickSightDashboardUrl"] = analytics.quicksight_dashboard_url
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

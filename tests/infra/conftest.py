@@ -43,3 +43,16 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         max_video_minutes=90,
         rekognition_price_per_minute=0.08,
     )
+
+
+@pytest.fixture(scope="session")
+def spice(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """QuickSight on SPICE: datasets imported and refreshed daily at an unpadded time of day, for a group."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-spice"),
+        stage="analytics",
+        region="us-west-2",
+        quicksight_principal_arn="arn:aws:quicksight:us-west-2:123456789012:group/default/analysts",
+        quicksight_import_mode="spice",
+        quicksight_refresh_schedule="4:05",
+    )

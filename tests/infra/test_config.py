@@ -108,6 +108,11 @@ def test_command_line_strings_are_converted() -> None:
         ({"digest_sender": "digest@example.com"}, "digest_sender is set but digest_emails is empty"),
         ({"digest_skip_empty": "yes"}, "digest_skip_empty must be true or false"),
         ({"quicksight_principal_arn": "alice"}, "quicksight_principal_arn 'alice': use a QuickSight user or group ARN"),
+        ({"quicksight_import_mode": "IMPORT"}, "quicksight_import_mode 'IMPORT': use one of DIRECT_QUERY, SPICE"),
+        ({"quicksight_import_mode": 1}, "quicksight_import_mode must be a string"),
+        ({"quicksight_refresh_schedule": "2am"}, "quicksight_refresh_schedule '2am': use HH:MM, the time of day (UTC)"),
+        ({"quicksight_refresh_schedule": "24:00"}, "quicksight_refresh_schedule '24:00'"),
+        ({"quicksight_refresh_schedule": "cron(0 2 * * ? *)"}, "quicksight_refresh_schedule 'cron(0 2 * * ? *)'"),
     ],
 )
 def test_invalid_values_are_refused_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
@@ -128,6 +133,14 @@ def test_digest_and_athena_defaults() -> None:
     assert config.athena_results_retention_days == 30
     assert config.athena_workgroup_name == "modlake-dev"
     assert config.quicksight_principal_arn == ""
+    assert (config.quicksight_import_mode, config.quicksight_refresh_time) == ("DIRECT_QUERY", "02:00")
+
+
+def test_quicksight_spice_values_from_the_command_line_are_normalized() -> None:
+    # Given SPICE in lower case and an unpadded time, as `-c key=value` might pass them
+    config = _config(quicksight_import_mode="spice", quicksight_refresh_schedule="4:05")
+    # Then the mode is QuickSight's spelling and the time is QuickSight's zero-padded TimeOfTheDay
+    assert (config.quicksight_import_mode, config.quicksight_refresh_time) == ("SPICE", "04:05")
 
 
 @pytest.mark.parametrize(
