@@ -326,3 +326,20 @@ def test_the_dashboard_assets_are_packaged() -> None:
     # Then every one is matched, so `pip install .` (not editable) has them
     shipped = {path for pattern in patterns for path in (ROOT / "cli").glob(pattern)}
     assert [path for path in assets if path not in shipped] == []
+
+
+README_SCREENSHOT_MAX_BYTES = 200_000
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_readme_shows_a_small_committed_screenshot_of_the_page() -> None:
+    # Given the README and the picture it embeds
+    root = Path(__file__).resolve().parents[2]
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", (root / "README.md").read_text(encoding="utf-8"))
+    assert "queries/dashboard.png" in images
+    picture = (root / "queries" / "dashboard.png").read_bytes()
+    # Then it is a real PNG, small enough to keep in the repository, no wider than the page it shows
+    assert picture.startswith(PNG_SIGNATURE)
+    assert len(picture) <= README_SCREENSHOT_MAX_BYTES
+    width, height = int.from_bytes(picture[16:20], "big"), int.from_bytes(picture[20:24], "big")
+    assert 600 <= width <= 1280 and height > 400
