@@ -13,7 +13,7 @@ import re
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,8 +24,9 @@ from queries import execution_parameter
 from queries.dashboard import DASHBOARD, Aggregation, Dashboard, Measure, Sheet, Visual, VisualKind
 from sandbox.athena.engine import LakeQueryEngine
 from sandbox.digest_preview import EngineQueries
-from sandbox.sample_lake import BACKFILL_VIDEOS, SampleLake, write_sample_lake
+from sandbox.sample_lake import SampleLake
 from tests.analytics.helpers import flagged, moderated
+from tests.conftest import SAMPLE_LAKE_END_DAY
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,7 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "dashboard" / "screenshots"
-END_DAY = date(2026, 11, 20)
+END_DAY = SAMPLE_LAKE_END_DAY  # the session's sample lake (tests/conftest.py) ends on it
 DAYS = 30  # of the lake's 35: the page must leave out the five oldest days
 DAY_FROM = END_DAY - timedelta(days=DAYS - 1)
 GENERATED = datetime(2026, 11, 21, 7, 30, tzinfo=UTC)
@@ -151,17 +152,6 @@ def drawn(page: Page, visual_id: str, attribute: str = "value") -> dict[tuple[st
 
 
 # ------------------------------------------------------------------------------------------------ the page
-
-
-@pytest.fixture(scope="module")
-def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> SampleLake:
-    return write_sample_lake(tmp_path_factory.mktemp("lake"), end_day=END_DAY, days=35, backfill_videos=BACKFILL_VIDEOS)
-
-
-@pytest.fixture(scope="module")
-def engine(sample_lake: SampleLake) -> Iterator[LakeQueryEngine]:
-    with LakeQueryEngine(sample_lake.root) as lake_engine:
-        yield lake_engine
 
 
 @pytest.fixture(scope="module")
