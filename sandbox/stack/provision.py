@@ -34,6 +34,10 @@ NOT_PROVISIONED = {
     "AWS::Scheduler::Schedule": "the digest runs on demand locally (`modlake digest`)",
     "AWS::Lambda::EventInvokeConfig": "local invocations are synchronous",
     "Custom::S3AutoDeleteObjects": "the local endpoint keeps state in memory only",
+    **{
+        f"AWS::QuickSight::{kind}": "no QuickSight locally: `modlake dashboard` draws the same dashboard from the views"
+        for kind in ("DataSource", "DataSet", "RefreshSchedule", "Analysis", "Dashboard")
+    },
 }
 MAX_NAME = {"AWS::S3::Bucket": 63, "AWS::SQS::Queue": 80, "AWS::IAM::Role": 64, "AWS::Lambda::Function": 64}
 DEFAULT_MAX_NAME = 128
