@@ -5,17 +5,22 @@ which say `eTag`, are another format). The production parser reads AWS's spellin
 the event before moto's EventBridge routes it. moto also routes every event to a schedule rule (it has no event
 pattern, and moto treats a missing pattern as "match everything"); AWS never sends events to a schedule rule, whose
 targets only get its schedule's input, so the sandbox drops them there (the local stack fires the schedule itself).
+moto's own pattern matching differs from AWS's in places (a nested pattern over an array of objects never matches;
+`numeric` matches true as 1), so every rule's pattern is matched by sandbox.event_patterns, written to AWS's rules.
 Other differences we know of are listed in shared/DESIGN.md.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from moto.events.models import Rule
+from moto.events.models import EventPattern, Rule
+
+from sandbox.event_patterns import matches
 
 _lock = threading.Lock()
 _PATCHED = "_modlake_follows_aws"
@@ -27,6 +32,7 @@ def follow_aws() -> None:
         if getattr(Rule.send_to_targets, _PATCHED, False):
             return
         Rule.send_to_targets = _correcting(Rule.send_to_targets)  # type: ignore[method-assign]
+        EventPattern.matches_event = _matches_as_aws  # type: ignore[method-assign]
 
 
 def as_aws_sends(event: dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +46,12 @@ def as_aws_sends(event: dict[str, Any]) -> dict[str, Any]:
     corrected = copy.deepcopy(event)
     corrected["detail"]["object"]["etag"] = corrected["detail"]["object"].pop("eTag")
     return corrected
+
+
+def _matches_as_aws(self: EventPattern, event: Any) -> bool:
+    """moto's EventPattern.matches_event with AWS's semantics; no pattern matches everything, as in moto."""
+    pattern = self.get_pattern()
+    return not pattern or matches(pattern, json.loads(json.dumps(event, default=str)))
 
 
 def _correcting(send: Callable[..., None]) -> Callable[..., None]:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sandbox.event_patterns import matches
 from stacks.ingest import key_filters
 from tests.infra.conftest import PREFIX
 from tests.infra.synth import Synth
 
 pytestmark = pytest.mark.slow
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
 def _rules(synth: Synth) -> dict[str, dict[str, Any]]:
@@ -79,3 +84,26 @@ def test_rules_target_the_start_queue_with_retries_and_a_dead_letter_queue(
         assert dead_letter_queue in queues and dead_letter_queue != start_queue
         assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
         assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] > 0
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (f"{PREFIX}clip.mp4", True),
+        (f"{PREFIX}deeper/folder/clip.MoV", True),
+        (f"{PREFIX}clip.M4v", True),
+        (f"{PREFIX}clip.mp4.txt", False),
+        ("uploads/inXbox\\clip.mp4", False),  # the prefix's * is literal
+        ("uploads/in*box/clip.mp4", False),  # and so is its backslash
+        ("elsewhere/clip.mp4", False),
+    ],
+)
+def test_the_created_rule_matches_a_real_s3_event_as_eventbridge_would(prod: Synth, key: str, expected: bool) -> None:
+    # Given prod's Object Created rule, its bucket reference resolved to the event's bucket
+    event = json.loads((EVENTS / "s3_object_created_put.json").read_text(encoding="utf-8"))
+    pattern = copy.deepcopy(_rules(prod)["Object Created"]["EventPattern"])
+    pattern["detail"]["bucket"]["name"] = [event["detail"]["bucket"]["name"]]
+    # When S3 sends an Object Created event for the key
+    event["detail"]["object"]["key"] = key
+    # Then EventBridge's matching (sandbox.event_patterns) delivers it exactly when the key is a video under the prefix
+    assert matches(pattern, event) is expected

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import fnmatch
-
 import pytest
 
+from sandbox.event_patterns import matches
 from stacks.ingest import case_variants, key_filters
 
 
-def _wildcard_matches(pattern: str, key: str) -> bool:
-    """EventBridge wildcard semantics: * matches anything, \\* and \\\\ are literal."""
-    translated = pattern.replace("\\\\", "\0").replace("\\*", "\1")
-    translated = translated.replace("[", "[[]").replace("?", "[?]").replace("\0", "\\").replace("\1", "[*]")
-    return fnmatch.fnmatchcase(key, translated)
-
-
 def _matches(filters: list[dict[str, object]], key: str) -> bool:
-    for entry in filters:
-        if "suffix" in entry:
-            suffix = entry["suffix"]
-            assert isinstance(suffix, dict)
-            if key.lower().endswith(str(suffix["equals-ignore-case"]).lower()):
-                return True
-        elif _wildcard_matches(str(entry["wildcard"]), key):
-            return True
-    return False
+    """Whether EventBridge would match the key against the filters (sandbox.event_patterns, AWS's semantics)."""
+    return matches({"detail": {"object": {"key": filters}}}, {"detail": {"object": {"key": key}}})
 
 
 def test_without_prefix_each_suffix_is_one_case_insensitive_filter() -> None:
