@@ -11,10 +11,11 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.errors import CliError
-from cli.output import percent, plain, video_time
+from cli.output import percent, plain
 from cli.query import athena_runner
 from cli.target import Target
 from cli.videos import find_videos, video_store
+from functions.common.display import video_time
 from functions.common.models import VideoRecord, VideoStatus, partition_date
 from functions.common.ports import QueryRunner
 from queries import SqlFile, execution_parameter, named_query

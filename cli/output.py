@@ -1,4 +1,4 @@
-"""Consoles and the small formatters every command shares (ages, video times, percentages, file sizes)."""
+"""Consoles and the small formatters every command shares (ages, percentages, file sizes)."""
 
 from __future__ import annotations
 
@@ -35,14 +35,6 @@ def humanise_age(age: timedelta) -> str:
 def age_of(moment: datetime | None, now: datetime) -> str:
     """The humanised age of a timestamp, or a dash when there is none."""
     return humanise_age(now - moment) if moment else "–"
-
-
-def video_time(timestamp_ms: int) -> str:
-    """A position in a video: mm:ss, or h:mm:ss from the first hour on."""
-    seconds = max(timestamp_ms, 0) // 1000
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def percent(confidence: float | None) -> str:

@@ -11,9 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.errors import CliError
-from cli.output import age_of, file_size, moment, percent, plain, video_time
+from cli.output import age_of, file_size, moment, percent, plain
 from cli.target import Target
 from functions.common.adapters.dynamodb import DynamoVideoStore
+from functions.common.display import video_time
 from functions.common.models import VideoRecord, VideoStatus, utc_now
 
 DEFAULT_LIMIT = 50

@@ -29,6 +29,9 @@ RATE_EXPRESSION = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|ho
 CRON_EXPRESSION = re.compile(r"cron\((?P<fields>[^()]+)\)")
 QUICKSIGHT_PRINCIPAL = re.compile(r"arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/\S+")
 QUICKSIGHT_IMPORT_MODES = ("DIRECT_QUERY", "SPICE")
+# Slack ids as AWS Chatbot takes them: a workspace (team) id and a public (C…) or private (G…) channel id.
+SLACK_WORKSPACE_ID = re.compile(r"T[0-9A-Z]{8,}")
+SLACK_CHANNEL_ID = re.compile(r"[CG][0-9A-Z]{8,}")
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION: Mapping[int, logs.RetentionDays] = {
@@ -85,6 +88,11 @@ CONTEXT_KEYS = (
     "digest_timezone",
     "digest_sender",
     "digest_skip_empty",
+    "alert_threshold",
+    "alert_categories",
+    "alert_emails",
+    "alert_slack_workspace_id",
+    "alert_slack_channel_id",
 )
 
 
@@ -122,6 +130,11 @@ class PipelineConfig:
     digest_timezone: str
     digest_sender: str
     digest_skip_empty: bool
+    alert_threshold: float
+    alert_categories: tuple[str, ...]
+    alert_emails: tuple[str, ...]
+    alert_slack_workspace_id: str
+    alert_slack_channel_id: str
 
     @classmethod
     def from_context(cls, node: Node, environ: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -176,6 +189,11 @@ class PipelineConfig:
             digest_timezone=_text(raw, "digest_timezone").strip(),
             digest_sender=_text(raw, "digest_sender").strip(),
             digest_skip_empty=_boolean(raw, "digest_skip_empty"),
+            alert_threshold=_number(raw, "alert_threshold"),
+            alert_categories=tuple(dict.fromkeys(_strings(raw, "alert_categories"))),
+            alert_emails=_strings(raw, "alert_emails"),
+            alert_slack_workspace_id=_text(raw, "alert_slack_workspace_id").strip(),
+            alert_slack_channel_id=_text(raw, "alert_slack_channel_id").strip(),
         )
         config.validate()
         return config
@@ -186,13 +204,14 @@ class PipelineConfig:
             raise ValueError(
                 f"stage {self.stage!r}: use 1-20 lower-case letters, digits or hyphens, starting with a letter"
             )
-        for name in ("min_confidence", "flag_threshold"):
+        for name in ("min_confidence", "flag_threshold", "alert_threshold"):
             _check_percent(name, getattr(self, name))
         for category, threshold in self.category_thresholds.items():
             _check_category("category_thresholds", category)
             _check_percent(f"category_thresholds[{category!r}]", threshold)
-        for category in self.ignored_categories:
-            _check_category("ignored_categories", category)
+        for name in ("ignored_categories", "alert_categories"):
+            for category in getattr(self, name):
+                _check_category(name, category)
         if self.aggregate_by not in AGGREGATE_BY_VALUES:
             raise ValueError(f"aggregate_by {self.aggregate_by!r}: use one of {', '.join(AGGREGATE_BY_VALUES)}")
         if not self.video_suffixes:
@@ -200,7 +219,7 @@ class PipelineConfig:
         for suffix in self.video_suffixes:
             if not suffix.isascii() or not suffix.isalnum():
                 raise ValueError(f"video_suffixes entry {suffix!r}: use letters and digits only, without the dot")
-        for name in ("alarm_emails", "digest_emails"):
+        for name in ("alarm_emails", "digest_emails", "alert_emails"):
             for email in getattr(self, name):
                 _check_email(f"{name} entry", email)
         if self.digest_sender:
@@ -261,11 +280,40 @@ class PipelineConfig:
                 "of the daily SPICE refresh, e.g. 02:00"
             )
         schedule_expression(self.digest_schedule)
+        self._validate_slack()
         if not _is_time_zone(self.digest_timezone):
             raise ValueError(
                 f"digest_timezone {self.digest_timezone!r}: use an IANA time zone name such as UTC, Europe/Paris "
                 "or Asia/Tokyo"
             )
+
+    def _validate_slack(self) -> None:
+        """The Slack workspace and channel of the alerts: both or neither, each shaped as Slack ids are."""
+        workspace, channel = self.alert_slack_workspace_id, self.alert_slack_channel_id
+        if bool(workspace) != bool(channel):
+            raise ValueError(
+                "alert_slack_workspace_id and alert_slack_channel_id go together: set both (Slack alerts) or neither"
+            )
+        if workspace and not SLACK_WORKSPACE_ID.fullmatch(workspace):
+            raise ValueError(
+                f"alert_slack_workspace_id {workspace!r}: use the workspace id the AWS Chatbot console shows once the "
+                "workspace is authorized, e.g. T0123ABCD"
+            )
+        if channel and not SLACK_CHANNEL_ID.fullmatch(channel):
+            raise ValueError(
+                f"alert_slack_channel_id {channel!r}: use the channel id at the end of the channel's link, "
+                "e.g. C0123ABCD (G… for a private channel)"
+            )
+
+    @property
+    def slack_alerts(self) -> bool:
+        """Alerts also go to a Slack channel through AWS Chatbot."""
+        return bool(self.alert_slack_workspace_id)
+
+    @property
+    def alerts_enabled(self) -> bool:
+        """Real-time alerts are on when someone receives them: an email address or a Slack channel."""
+        return bool(self.alert_emails) or self.slack_alerts
 
     @property
     def is_ephemeral(self) -> bool:

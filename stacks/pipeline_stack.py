@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from stacks.alerts import Alerts
 from stacks.analytics import Analytics
 from stacks.backfill import Backfill
 from stacks.config import PipelineConfig
@@ -20,7 +21,8 @@ from stacks.storage import Storage
 
 
 class PipelineStack(Stack):
-    """Composes storage, ingest, moderation, backfill, analytics, digest and monitoring; creates no resources itself."""
+    """Composes storage, ingest, moderation, backfill, analytics, digest, alerts (when configured) and monitoring;
+    creates no resources itself."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description=f"modlake {config.stage}: video moderation", **kwargs)
@@ -68,6 +70,7 @@ class PipelineStack(Stack):
             athena_workgroup=analytics.workgroup.ref,
             athena_workgroup_arn=analytics.workgroup_arn,
         )
+        alerts = Alerts(self, "Alerts", config=config) if config.alerts_enabled else None
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -76,6 +79,7 @@ class PipelineStack(Stack):
                 **ingest.dead_letter_queues,
                 **moderation.dead_letter_queues,
                 **digest.dead_letter_queues,
+                **(alerts.dead_letter_queues if alerts else {}),
             },
             functions={**moderation.functions, "QueueBackfill": backfill.function, **digest.functions},
             start_queue=ingest.start_queue,
@@ -109,6 +113,8 @@ class PipelineStack(Stack):
                 separators=(",", ":"),
             ),
         }
+        if alerts:
+            outputs["AlertsTopicArn"] = alerts.topic.topic_arn
         if analytics.quicksight_dashboard_url:
             outputs["QuickSightDashboardUrl"] = analytics.quicksight_dashboard_url
         for name, value in outputs.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.collect_results.logic import CollectDeps, CollectOutcome, handle
@@ -36,6 +37,8 @@ def build_deps(settings: CollectSettings) -> CollectDeps:
             ignored_categories=frozenset(settings.ignored_categories),
         ),
         aggregate_by=settings.aggregate_by,
+        # Lambda sets AWS_REGION itself, so the region is not a setting (send_digest reads it the same way).
+        region=boto3.session.Session().region_name or "us-east-1",
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from functions.common.display import s3_console_url, video_time
 from functions.common.errors import ModlakeError, PaginationExpired, RekognitionBusy, UnknownJob
 from functions.common.flagging import DetectionClassifier, FlagPolicy
 from functions.common.lake import LakeWriter, label_rows, video_row
@@ -48,7 +49,8 @@ KICK_CLAIM_SECONDS = 60
 THROTTLED_RETRY_SECONDS = (30.0, 120.0)  # jittered delay before a throttled collection tries again
 KICK_LOOKAHEAD = 10  # waiting videos examined per freed slot (others may be claimed already)
 # The summary columns a "Video Moderated" event carries, by their name in the event: an alert acts on the
-# flagged categories, so they are its "categories"; every category seen is "detected_categories".
+# flagged categories, so they are its "categories"; every category seen is "detected_categories". event_detail adds
+# what an alert shows without another lookup: "first_flagged" (mm:ss) and the object version's "console_url".
 EVENT_SUMMARY_NAMES = {
     "flagged": "flagged",
     "flagged_categories": "categories",
@@ -89,6 +91,7 @@ class CollectDeps:
     page_size: int = PAGE_SIZE
     checkpoint_reserve_ms: int = CHECKPOINT_RESERVE_MS
     rng: Callable[[float, float], float] = random.uniform
+    region: str = "us-east-1"  # the function's own: the region of the console links in its events
 
 
 def handle(message: CollectMessage, deps: CollectDeps, time_left_ms: Callable[[], int]) -> CollectOutcome:
@@ -319,7 +322,7 @@ def _finish(progress: JobProgress, status: VideoStatus, reason: str | None, deps
         completed_at=completed_at,
     )
     deps.lake.write_video(dt, job_id, row)
-    deps.events.video_moderated(event_detail(record, job_id, status, reason, summary, completed_at))
+    deps.events.video_moderated(event_detail(record, job_id, status, reason, summary, completed_at, deps.region))
     settled = deps.store.complete(
         record,
         status,
@@ -362,10 +365,12 @@ def event_detail(
     reason: str | None,
     summary: VideoSummary | None,
     completed_at: datetime,
+    region: str,
 ) -> dict[str, Any]:
     """The "Video Moderated" event detail: enough for an alert without another lookup."""
     video = record.video
     columns = (summary or VideoSummary()).columns()
+    first_flagged_ms = columns["first_flagged_ms"]
     return (
         {
             "video_id": video.video_id,
@@ -379,5 +384,9 @@ def event_detail(
             "status_reason": reason,
         }
         | {name: columns[column] for column, name in EVENT_SUMMARY_NAMES.items()}
-        | {"completed_at": iso(completed_at)}
+        | {
+            "first_flagged": None if first_flagged_ms is None else video_time(first_flagged_ms),
+            "console_url": s3_console_url(region, video.bucket, video.key, video.version_id),
+            "completed_at": iso(completed_at),
+        }
     )

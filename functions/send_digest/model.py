@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import quote
 
+from functions.common.display import s3_console_url
 from functions.common.models import VideoSource
 
 
@@ -66,11 +66,7 @@ class FlaggedVideo:
 
     def console_url(self, region: str) -> str:
         """The object's page in the S3 console."""
-        url = (
-            f"https://{region}.console.aws.amazon.com/s3/object/{quote(self.bucket, safe='')}"
-            f"?region={region}&bucketType=general&prefix={quote(self.object_key, safe='')}"
-        )
-        return url + (f"&versionId={quote(self.version_id, safe='')}" if self.version_id else "")
+        return s3_console_url(region, self.bucket, self.object_key, self.version_id)
 
 
 @dataclass(frozen=True)

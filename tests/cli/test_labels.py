@@ -10,9 +10,9 @@ import pytest
 
 from cli.errors import CliError
 from cli.labels import LabelRow, labels_query, per_second, video_labels
-from cli.output import video_time
 from cli.target import Target
 from functions.common.adapters.dynamodb import DynamoVideoStore
+from functions.common.display import video_time
 from functions.common.table_design import LABELS_PER_ITEM
 from queries import SqlFile
 from tests.cli.conftest import moderate, modlake, start, table_rows, video_ref

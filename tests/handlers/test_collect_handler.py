@@ -79,6 +79,9 @@ def test_completion_is_collected_everywhere(sandbox: Sandbox, rekognition_stub: 
     assert pq.read_table(io.BytesIO(body)).num_rows == 3
     [event] = sandbox.receive(sandbox.alerts_queue_url)
     assert event["detail-type"] == "Video Moderated" and event["detail"]["flagged"] is True
+    # And it says where and when an alert points: the first flagged moment and the console page in the region
+    assert event["detail"]["first_flagged"] == "00:01"
+    assert event["detail"]["console_url"].startswith(f"https://{event['region']}.console.aws.amazon.com/s3/object/")
 
 
 def test_failed_job_and_malformed_message_in_one_batch(sandbox: Sandbox, rekognition_stub: Stubber) -> None:

@@ -56,3 +56,25 @@ def spice(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         quicksight_import_mode="spice",
         quicksight_refresh_schedule="4:05",
     )
+
+
+# Real-time alerts on, every way at once: email subscribers, a Slack channel, two categories and a 90 % threshold.
+ALERT_EMAILS = ["safety@example.com", "oncall@example.com"]
+ALERT_CATEGORIES = ["Violence", "Hate Symbols"]
+ALERT_THRESHOLD = 90
+SLACK_WORKSPACE_ID = "T0123ABCD"
+SLACK_CHANNEL_ID = "C0123ABCD"
+
+
+@pytest.fixture(scope="session")
+def alerts(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The dev stack (same stage and region as `dev`, so the two templates compare) with real-time alerts on."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-alerts"),
+        region="us-east-1",
+        alert_emails=ALERT_EMAILS,
+        alert_categories=ALERT_CATEGORIES,
+        alert_threshold=ALERT_THRESHOLD,
+        alert_slack_workspace_id=SLACK_WORKSPACE_ID,
+        alert_slack_channel_id=SLACK_CHANNEL_ID,
+    )

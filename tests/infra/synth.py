@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Environment
+from aws_cdk import App, CfnElement, Environment
 from aws_cdk.assertions import Template
 
 from stacks.config import PipelineConfig
@@ -39,6 +39,15 @@ class Synth:
     @cached_property
     def json(self) -> dict[str, Any]:
         return dict(self.template.to_json())
+
+    @cached_property
+    def construct_paths(self) -> dict[str, str]:
+        """Logical id → construct path (modlake-dev/Alerts/Topic/Resource): which construct made a resource."""
+        return {
+            self.stack.get_logical_id(element): element.node.path
+            for element in self.stack.node.find_all()
+            if isinstance(element, CfnElement)
+        }
 
     @property
     def resources_json(self) -> dict[str, dict[str, Any]]:

@@ -113,6 +113,25 @@ def test_command_line_strings_are_converted() -> None:
         ({"quicksight_refresh_schedule": "2am"}, "quicksight_refresh_schedule '2am': use HH:MM, the time of day (UTC)"),
         ({"quicksight_refresh_schedule": "24:00"}, "quicksight_refresh_schedule '24:00'"),
         ({"quicksight_refresh_schedule": "cron(0 2 * * ? *)"}, "quicksight_refresh_schedule 'cron(0 2 * * ? *)'"),
+        ({"alert_threshold": 100.5}, "alert_threshold 100.5: confidence thresholds are percentages, 0-100"),
+        ({"alert_threshold": "high"}, "alert_threshold must be a number"),
+        ({"alert_categories": ["Weapons"]}, "alert_categories: 'Weapons' is not a top-level moderation category"),
+        ({"alert_categories": "violence"}, "alert_categories: 'violence' is not a top-level moderation category"),
+        ({"alert_emails": ["safety-team"]}, "alert_emails entry 'safety-team' is not an email address"),
+        ({"alert_slack_workspace_id": "T0123ABCD"}, "alert_slack_workspace_id and alert_slack_channel_id go together"),
+        ({"alert_slack_channel_id": "C0123ABCD"}, "alert_slack_workspace_id and alert_slack_channel_id go together"),
+        (
+            {"alert_slack_workspace_id": "myteam", "alert_slack_channel_id": "C0123ABCD"},
+            "alert_slack_workspace_id 'myteam': use the workspace id the AWS Chatbot console shows",
+        ),
+        (
+            {"alert_slack_workspace_id": "T0123ABCD", "alert_slack_channel_id": "#moderation"},
+            "alert_slack_channel_id '#moderation': use the channel id at the end of the channel's link",
+        ),
+        (
+            {"alert_slack_workspace_id": "C0123ABCD", "alert_slack_channel_id": "T0123ABCD"},
+            "alert_slack_workspace_id 'C0123ABCD'",
+        ),
     ],
 )
 def test_invalid_values_are_refused_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
@@ -205,3 +224,42 @@ def test_missing_context_points_to_cdk_json() -> None:
     # When the config is read
     with pytest.raises(ValueError, match="missing CDK context .*cdk.json"):
         PipelineConfig.from_context(App().node, environ={})
+
+
+def test_alerts_are_off_by_default() -> None:
+    # Given cdk.json's context / When the config is read
+    config = _config()
+    # Then alerts would fire at 80 % in any category, but nobody receives them, so there are none
+    assert (config.alert_threshold, config.alert_categories, config.alert_emails) == (80, (), ())
+    assert (config.alert_slack_workspace_id, config.alert_slack_channel_id) == ("", "")
+    assert not config.alerts_enabled and not config.slack_alerts
+
+
+@pytest.mark.parametrize(
+    ("overrides", "slack"),
+    [
+        ({"alert_emails": "safety@example.com"}, False),
+        ({"alert_slack_workspace_id": "T0123ABCD", "alert_slack_channel_id": "G0123ABCDE"}, True),
+    ],
+    ids=["emails", "slack"],
+)
+def test_alerts_are_on_with_an_email_address_or_a_slack_channel(overrides: dict[str, Any], slack: bool) -> None:
+    # Given recipients as `-c key=value` passes them / When the config is read / Then alerts are on
+    config = _config(**overrides)
+    assert config.alerts_enabled and config.slack_alerts is slack
+
+
+def test_alert_values_from_the_command_line_are_converted() -> None:
+    # Given alert values as `cdk deploy -c key=value` passes them: all strings, a category twice
+    config = _config(
+        alert_threshold="92.5",
+        alert_categories='["Violence", "Hate Symbols", "Violence"]',
+        alert_emails="a@example.com, b@example.com",
+        alert_slack_workspace_id=" T0123ABCD ",
+        alert_slack_channel_id="C0123ABCD",
+    )
+    # Then they are typed, each category once, the ids trimmed
+    assert config.alert_threshold == 92.5
+    assert config.alert_categories == ("Violence", "Hate Symbols")
+    assert config.alert_emails == ("a@example.com", "b@example.com")
+    assert (config.alert_slack_workspace_id, config.alert_slack_channel_id) == ("T0123ABCD", "C0123ABCD")

@@ -53,7 +53,7 @@ def _rekognition_role(synth: Synth) -> str:
     return function["Properties"]["Environment"]["Variables"]["REKOGNITION_ROLE_ARN"]["Fn::GetAtt"][0]
 
 
-@pytest.mark.parametrize("synth_name", ["dev", "prod"])
+@pytest.mark.parametrize("synth_name", ["dev", "prod", "alerts"])
 def test_no_policy_allows_a_wildcard_action(synth_name: str, request: pytest.FixtureRequest) -> None:
     # Given every IAM policy statement
     synth: Synth = request.getfixturevalue(synth_name)
@@ -64,7 +64,7 @@ def test_no_policy_allows_a_wildcard_action(synth_name: str, request: pytest.Fix
     assert not [a for a in actions if "*" in a or "?" in a]
 
 
-@pytest.mark.parametrize("synth_name", ["dev", "prod"])
+@pytest.mark.parametrize("synth_name", ["dev", "prod", "alerts"])
 def test_resource_star_is_only_for_apis_without_resource_level_permissions(
     synth_name: str, request: pytest.FixtureRequest
 ) -> None:
@@ -78,6 +78,18 @@ def test_resource_star_is_only_for_apis_without_resource_level_permissions(
     }
     # Then it only allows the two Rekognition moderation calls and X-Ray tracing
     assert actions <= WILDCARD_RESOURCE_ACTIONS
+
+
+def test_the_only_role_alerts_add_is_chatbots_and_it_allows_nothing(dev: Synth, alerts: Synth) -> None:
+    # Given the roles alerts add to the same stage (the sandbox's runs deploy dev's template, so
+    # tests/sandbox/stack/test_unused_grants.py lists this role as unmeasured)
+    added = set(alerts.resources("AWS::IAM::Role")) - set(dev.resources("AWS::IAM::Role"))
+    # Then there is one, AWS Chatbot's, and it has no statement, inline policy or managed policy
+    (role_id,) = added
+    role = alerts.resources_json[role_id]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "chatbot.amazonaws.com"}
+    assert alerts.role_policy_statements(role_id) == []
+    assert not {"Policies", "ManagedPolicyArns"} & set(role)
 
 
 def test_each_function_calls_only_its_own_rekognition_api(dev: Synth) -> None:

@@ -17,7 +17,7 @@ from tests.fakes import (
     fake_collect_deps,
     make_pages,
 )
-from tests.helpers import NOW, detection, flagged_run, video
+from tests.helpers import MEDIA_BUCKET, NOW, detection, flagged_run, video
 
 COMPLETED = NOW.replace(hour=23, minute=59)
 PLENTY_OF_TIME = lambda: 900_000  # noqa: E731
@@ -96,6 +96,52 @@ def test_clean_video_is_not_flagged(world: CollectDeps) -> None:
     record = world.store.get(clip.video_id)
     assert record.status is VideoStatus.SUCCEEDED and not record.summary.flagged
     assert world.events.published[0]["flagged"] is False
+    assert world.events.published[0]["first_flagged"] is None
+
+
+# What an alert shows comes from the event alone: integrations rely on exactly these keys.
+VIDEO_MODERATED_KEYS = {
+    "video_id",
+    "bucket",
+    "key",
+    "version_id",
+    "s3_uri",
+    "source",
+    "job_id",
+    "status",
+    "status_reason",
+    "flagged",
+    "categories",
+    "detected_categories",
+    "max_confidence",
+    "first_flagged_ms",
+    "first_flagged",
+    "label_count",
+    "console_url",
+    "completed_at",
+}
+
+
+@pytest.mark.parametrize(
+    ("first_ms", "shown"), [(83_400, "01:23"), (3_725_000, "1:02:05"), (0, "00:00")], ids=["mm:ss", "h:mm:ss", "start"]
+)
+def test_the_event_carries_the_first_flagged_moment_and_the_console_link_of_the_version(
+    world: CollectDeps, first_ms: int, shown: str
+) -> None:
+    # Given a video in eu-west-1 whose key needs escaping, first flagged at first_ms
+    world.region = "eu-west-1"
+    started(world, video(key="uploads/in box/clip #1.mp4", version="v 2"))
+    world.moderation.pages["job-1"] = make_pages([detection(first_ms, "Violence", confidence=92.0)], 1000)
+    # When collected
+    handle(note(), world, PLENTY_OF_TIME)
+    # Then the event has exactly the documented keys, the moment as (h:)mm:ss and the version's console page
+    [event] = world.events.published
+    assert set(event) == VIDEO_MODERATED_KEYS
+    assert event["first_flagged_ms"] == first_ms and event["first_flagged"] == shown
+    assert event["console_url"] == (
+        f"https://eu-west-1.console.aws.amazon.com/s3/object/{MEDIA_BUCKET}?region=eu-west-1&bucketType=general"
+        "&prefix=uploads%2Fin%20box%2Fclip%20%231.mp4&versionId=v%202"
+    )
 
 
 def test_video_without_detections_succeeds_with_empty_labels(world: CollectDeps) -> None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from sandbox.stack.local_stack import TEMPLATE_CACHE
+from sandbox.stack.template import cached_template, readable_name
 from tests.sandbox.stack.permissions import MANAGED_POLICY, judge, load_allowlist
 from tests.sandbox.stack.pipeline import GrantLedger
 
@@ -18,6 +21,15 @@ ALLOWLIST = Path(__file__).with_name("unused_grants.toml")
 README = Path(__file__).resolve().parents[3] / "README.md"
 # The end-to-end runs that feed the ledger; without all of them "unused" would mean "not run".
 RUNS = {"pipeline", "backfill", "batch_jobs", "lifecycle"}
+# Roles no run deploys: the context that creates them is off in cdk.json, and the sandbox runs no such service. Each
+# is listed with that context and why; it may grant nothing, since no recorded call could ever measure a grant.
+UNMEASURED_ROLES: dict[str, tuple[dict[str, Any], str]] = {
+    "alerts-slack-channel-role": (
+        {"alert_slack_workspace_id": "T0123ABCD", "alert_slack_channel_id": "C0123ABCD"},
+        "AWS Chatbot assumes it for the Slack alerts channel; posting an SNS notification needs no permission, and "
+        "the sandbox runs no Chatbot",
+    ),
+}
 
 
 def _recorded(ledger: GrantLedger) -> GrantLedger:
@@ -72,3 +84,35 @@ def test_the_readmes_permissions_table_and_numbers_are_the_templates(grant_ledge
     stated = re.search(r"Granted but never used: (\d+) of the (\d+) grants", section)
     assert stated, "the Permissions section states no 'Granted but never used: N of the M grants'"
     assert (int(stated.group(1)), int(stated.group(2))) == (len(grant_ledger.unused()), len(grant_ledger.grants))
+
+
+def _roles(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Role name (as the ledger names roles without a function) → the role's properties and policy statements."""
+    resources = template["Resources"]
+    return {
+        readable_name(logical_id): {
+            "properties": role["Properties"],
+            "statements": [
+                s
+                for policy in resources.values()
+                if policy["Type"] == "AWS::IAM::Policy" and {"Ref": logical_id} in policy["Properties"]["Roles"]
+                for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            ],
+        }
+        for logical_id, role in resources.items()
+        if role["Type"] == "AWS::IAM::Role"
+    }
+
+
+@pytest.mark.parametrize("role", sorted(UNMEASURED_ROLES))
+def test_a_role_the_runs_never_deploy_is_listed_with_a_reason_and_grants_nothing(role: str) -> None:
+    # Given the runs' template (cdk.json's context) and the template with the context that creates the role
+    context, reason = UNMEASURED_ROLES[role]
+    measured = _roles(cached_template(TEMPLATE_CACHE, stage="dev", region="us-east-1"))
+    unmeasured = _roles(cached_template(TEMPLATE_CACHE, stage="dev", region="us-east-1", **context))
+    # Then the context adds exactly the listed roles (none unmeasured and unlisted), with a reason
+    listed = {name for name, (other, _) in UNMEASURED_ROLES.items() if other == context}
+    assert set(unmeasured) - set(measured) == listed and reason.strip()
+    # And the role allows nothing: no statement, no inline or managed policy
+    assert unmeasured[role]["statements"] == []
+    assert not {"Policies", "ManagedPolicyArns"} & set(unmeasured[role]["properties"])
