@@ -5,6 +5,8 @@ which say `eTag`, are another format). The production parser reads AWS's spellin
 the event before moto's EventBridge routes it. moto also routes every event to a schedule rule (it has no event
 pattern, and moto treats a missing pattern as "match everything"); AWS never sends events to a schedule rule, whose
 targets only get its schedule's input, so the sandbox drops them there (the local stack fires the schedule itself).
+moto 5.2's EventBridge cannot deliver to an SNS topic (the alerts rule's target); the sandbox publishes what AWS
+would (the target's input, through its InputTransformer) to moto's topic, whose subscriptions then get it.
 moto's own pattern matching differs from AWS's in places (a nested pattern over an array of objects never matches;
 `numeric` matches true as 1), so every rule's pattern is matched by sandbox.event_patterns, written to AWS's rules.
 Other differences we know of are listed in shared/DESIGN.md.
@@ -19,8 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.events.models import EventPattern, Rule
+from moto.sns.models import sns_backends
+from moto.utilities.arns import parse_arn
 
 from sandbox.event_patterns import matches
+from sandbox.input_transformer import target_input
 
 _lock = threading.Lock()
 _PATCHED = "_modlake_follows_aws"
@@ -54,11 +59,24 @@ def _matches_as_aws(self: EventPattern, event: Any) -> bool:
     return not pattern or matches(pattern, json.loads(json.dumps(event, default=str)))
 
 
+def _publish(target: dict[str, Any], event: dict[str, Any], rule_arn: str) -> None:
+    """Publish the target's input to its topic in moto's SNS, as EventBridge's SNS target does."""
+    arn = parse_arn(target["Arn"])
+    sns_backends[arn.account][arn.region].publish(target_input(target, event, rule_arn=rule_arn), arn=target["Arn"])
+
+
 def _correcting(send: Callable[..., None]) -> Callable[..., None]:
     def send_to_targets(self: Rule, original_event: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         if self.scheduled_expression and not self.event_pattern.get_pattern():
             return  # a schedule rule: AWS sends it no events
-        send(self, as_aws_sends(original_event), *args, **kwargs)
+        event = as_aws_sends(original_event)
+        topics = [target for target in self.targets if parse_arn(target["Arn"]).service == "sns"]
+        if topics and self.event_pattern.matches_event(event):  # type: ignore[arg-type]
+            for target in topics:
+                _publish(target, event, self.arn)
+        others = copy.copy(self)  # moto sends to the rest; a shallow copy keeps the rule itself as it is
+        others.targets = [target for target in self.targets if target not in topics]
+        send(others, event, *args, **kwargs)
 
     setattr(send_to_targets, _PATCHED, True)
     return send_to_targets

@@ -5,7 +5,6 @@ publishing that only the rule may do."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from functions.collect_results.logic import event_detail
 from functions.common.flagging import DetectionClassifier, FlagPolicy
 from functions.common.models import RawDetection, VideoRecord, VideoRef, VideoStatus, VideoSummary
 from sandbox.event_patterns import matches
+from sandbox.input_transformer import render_template
 from tests.helpers import MEDIA_BUCKET, NOW, detection
 from tests.infra.conftest import (
     ALERT_CATEGORIES,
@@ -70,42 +70,6 @@ def moderated_event(
         "resources": [],
         "detail": detail,
     }
-
-
-# --- EventBridge's InputTransformer, as documented (API_InputTransformer, "Transforming target input") -------------
-PLACEHOLDER = re.compile(r"<([A-Za-z0-9_\-]+)>")
-
-
-def _path_value(event: Mapping[str, Any], path: str) -> Any:
-    """A JSON path in dot notation ($.detail.key), the only form InputPathsMap takes."""
-    value: Any = event
-    for part in path.removeprefix("$.").split("."):
-        value = value[part]
-    return value
-
-
-def render(transformer: Mapping[str, Any], event: Mapping[str, Any]) -> str:
-    """What the target receives: each `<name>` replaced by its path's value. In a JSON template a value inside a
-    string literal goes in raw (a string unquoted) and one outside goes in as JSON; in a plain-text template strings
-    go in raw and other values as (compact) JSON."""
-    template: str = transformer["InputTemplate"]
-    values = {name: _path_value(event, path) for name, path in transformer["InputPathsMap"].items()}
-    is_json = template.lstrip().startswith("{")
-    out, in_string, i = [], False, 0
-    while i < len(template):
-        char = template[i]
-        placeholder = PLACEHOLDER.match(template, i)
-        if placeholder and placeholder.group(1) in values:
-            value = values[placeholder.group(1)]
-            raw = isinstance(value, str) and (in_string or not is_json)
-            out.append(value if raw else json.dumps(value, separators=(",", ":")))  # EventBridge writes compact JSON
-            i = placeholder.end()
-            continue
-        if is_json and char == '"' and (i == 0 or template[i - 1] != "\\"):
-            in_string = not in_string
-        out.append(char)
-        i += 1
-    return "".join(out)
 
 
 # --- the template's parts -----------------------------------------------------------------------------------------
@@ -252,7 +216,7 @@ def test_the_email_alert_is_one_readable_message_with_everything_an_operator_nee
     )
     target = _targets(alerts)["Topic"]
     # When EventBridge transforms the event
-    text = render(target["InputTransformer"], event)
+    text = render_template(target["InputTransformer"], event)
     # Then the first line sums it up, and the body has the video, categories, confidence, moment, link and stage
     summary, blank, *body = text.splitlines()
     assert summary == (
@@ -278,7 +242,7 @@ def test_the_slack_alert_is_a_chatbot_custom_notification_even_for_a_key_with_qu
     event = moderated_event([detection(3_725_000, "Violence", confidence=93.25)], key='uploads/"odd"\\name.mp4')
     target = _targets(alerts)["SlackTopic"]
     # When EventBridge transforms the event
-    notification = json.loads(render(target["InputTransformer"], event))
+    notification = json.loads(render_template(target["InputTransformer"], event))
     # Then it is valid custom-notification JSON with the moment, confidence, key, categories and link
     assert (notification["version"], notification["source"]) == ("1.0", "custom")
     content = notification["content"]
@@ -298,7 +262,7 @@ def test_the_readme_shows_the_alert_as_the_transformer_renders_it(alerts: Synth)
         bucket="modlake-dev-media-1a2b3c4d",
     )
     # Then the README shows exactly what the email target receives
-    assert example == render(_targets(alerts)["Topic"]["InputTransformer"], event) + "\n"
+    assert example == render_template(_targets(alerts)["Topic"]["InputTransformer"], event) + "\n"
 
 
 # --- delivery: topics, keys, retries, DLQ -------------------------------------------------------------------------

@@ -32,6 +32,8 @@ PREFIX = "uploads/été 2026/"  # a space and non-ASCII letters in every key
 FLAGGED, CLEAN_CLIP, BROKEN = f"{PREFIX}flagged reel.mp4", f"{PREFIX}clean.mp4", f"{PREFIX}broken.mp4"
 NOT_A_VIDEO, IGNORED = f"{PREFIX}notes.mp4", f"{PREFIX}readme.txt"
 DIGEST_SENDER, DIGEST_RECIPIENT = "digest@mail.example.com", "safety-team@example.com"
+ALERT_RECIPIENT = "on-call@example.com"
+SUBSCRIBERS = ("digest-subscriber", "alerts-subscriber")  # the tests' own queues on the topics
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Run:
     uploads: list[Result]
     digest: Result
     digest_topic_queue: str
+    alerts_topic_queue: str
     today: str
 
     def videos(self) -> dict[str, list[VideoRecord]]:
@@ -58,15 +61,21 @@ def run(tmp_path_factory: pytest.TempPathFactory, grant_ledger: GrantLedger) -> 
     write_clip(clips / "clean.mp4", [Scene(2, CLEAN)])
     write_clip(clips / "broken.mp4", [Scene(1, CLEAN)], codec="mpeg4")  # an MP4 Rekognition cannot decode
     today = datetime.now(UTC).date().isoformat()
-    # The digest also goes out as HTML through SES (so its SES permission is exercised too)
+    # The digest also goes out as HTML through SES (so its SES permission is exercised too), and alerts are on
     settings = SandboxSettings(
         work_dir=work / "stack",
         check_responses=True,
         record_calls=True,
-        context={"digest_emails": [DIGEST_RECIPIENT], "digest_sender": DIGEST_SENDER},
+        context={
+            "digest_emails": [DIGEST_RECIPIENT],
+            "digest_sender": DIGEST_SENDER,
+            "alert_emails": [ALERT_RECIPIENT],
+            "alert_threshold": 90,
+        },
     )
     with announced_stack(work, settings) as sandbox:
         digest_queue = sandbox.subscribe_queue(sandbox.stack.outputs["DigestTopicArn"], "digest-subscriber")
+        alerts_queue = sandbox.subscribe_queue(sandbox.stack.outputs["AlertsTopicArn"], "alerts-subscriber")
         # Given uploads through the CLI: three clips, then the flagged one again (a second version)
         uploads = [
             sandbox.modlake(
@@ -82,7 +91,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, grant_ledger: GrantLedger) -> 
         # When the pipeline has finished and today's digest is sent
         assert sandbox.stack.settle(timeout=150), sandbox.stack.queue_depths()
         digest = sandbox.modlake("digest", "--date", today)
-        yield Run(sandbox, uploads, digest, digest_queue, today)
+        yield Run(sandbox, uploads, digest, digest_queue, alerts_queue, today)
         grant_ledger.record("pipeline", sandbox.stack)  # after this module's tests, whose CLI calls count too
 
 
@@ -193,9 +202,27 @@ def test_the_digest_was_sent_to_the_topic_by_ses_and_archived(run: Run) -> None:
     }
 
 
+def test_each_flagged_video_over_the_threshold_raised_one_alert_on_the_alerts_topic(run: Run) -> None:
+    # Given two flagged versions of one clip (97 % at the nudity scene, over the threshold of 90) and a clean clip
+    flagged = run.videos()[FLAGGED]
+    # Then the alerts topic got one message per flagged version, none for the clean, failed or skipped videos
+    alerts = run.sandbox.messages(run.alerts_topic_queue)
+    assert len(alerts) == len(flagged) == 2
+    bucket = run.sandbox.stack.outputs["MediaBucketName"]
+    for record in flagged:
+        (alert,) = [text for text in alerts if f"versionId={record.video.version_id}" in text]
+        # And each is the readable text of the rule's input transformer: where, what, how sure, when, the link
+        first_line = alert.splitlines()[0]
+        assert first_line.startswith("modlake local: flagged video ")
+        assert f"s3://{bucket}/{FLAGGED}" in first_line and "max confidence 97.0%" in first_line
+        assert "at 00:01" in first_line  # the nudity scene starts one second in
+        assert "Flagged categories: " in alert and "Explicit" in alert
+        assert f"https://us-east-1.console.aws.amazon.com/s3/object/{bucket}?" in alert
+
+
 def test_nothing_is_left_in_any_queue_or_dead_letter_queue(run: Run) -> None:
     depths = run.sandbox.stack.queue_depths()
-    assert depths and all(depth == 0 for name, depth in depths.items() if name != "digest-subscriber"), depths
+    assert depths and all(depth == 0 for name, depth in depths.items() if name not in SUBSCRIBERS), depths
 
 
 def test_every_aws_call_the_functions_made_is_allowed_by_their_iam_policy(run: Run) -> None:
