@@ -30,6 +30,15 @@ from cli.query import (
     render_query,
     run_query,
 )
+from cli.review import (
+    DEFAULT_QUEUE_LIMIT,
+    choose_verdict,
+    record_verdict,
+    render_queue,
+    render_verdict,
+    review_queue,
+    reviewed_video,
+)
 from cli.upload import check_video_files, planned_keys, render_uploads, upload_rules, upload_videos
 from cli.videos import DEFAULT_LIMIT, find_videos, list_videos, render_video_details, render_video_table
 from queries import named_queries
@@ -186,3 +195,34 @@ def dashboard(
     render_written(written, state.out, state.err)
     if open_page:
         open_in_browser(written.path)
+
+
+@app.command()
+def review(
+    ctx: typer.Context,
+    key: Annotated[
+        str | None, typer.Argument(metavar="[KEY]", help="An object key in the media bucket, or a video id.")
+    ] = None,
+    confirm: Annotated[bool, typer.Option("--confirm", help="The flag was right.")] = False,
+    overturn: Annotated[bool, typer.Option("--overturn", help="The flag was wrong.")] = False,
+    category: Annotated[
+        str | None, typer.Option("--category", metavar="C", help="The top-level category the verdict is about.")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", metavar="TEXT", help="Why, for whoever reads it next.")] = None,
+    version: Annotated[str | None, typer.Option("--version", help="S3 version id (default: the newest).")] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=500, help="How many queued videos to list without KEY.")
+    ] = DEFAULT_QUEUE_LIMIT,
+) -> None:
+    """Without KEY: the review queue (flagged, no verdict yet, oldest first). With KEY: record your verdict."""
+    state = cli_state(ctx)
+    verdict = choose_verdict(confirm, overturn)
+    if key is None:
+        if verdict or category or note or version:
+            raise CliError("--confirm, --overturn, --category, --note and --version need a KEY")
+        render_queue(review_queue(state.target, limit), state.out)
+        return
+    if verdict is None:
+        raise CliError(f"say --confirm or --overturn for {key} (without KEY: the review queue)")
+    record = reviewed_video(state.target, key, version)
+    render_verdict(record_verdict(state.target, record, verdict, category=category, note=note), state.out)

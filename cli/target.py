@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
 from cli.announcement import RunningStack
@@ -107,6 +108,11 @@ class Target:
             apply_retry_policy(client)
             self._cache[key] = (config, client)  # holding `config` keeps its id from being reused
         return self._cache[key][1]
+
+    def credentials(self) -> ReadOnlyCredentials | None:
+        """The caller's credentials, as a SigV4 signer takes them (None: none are configured)."""
+        found = self._session().get_credentials()
+        return found.get_frozen_credentials() if found is not None else None
 
     def _session(self) -> boto3.session.Session:
         if "session" not in self._cache:

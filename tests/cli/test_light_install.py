@@ -118,7 +118,7 @@ def test_help_loads_none_of_the_sandbox(tmp_path: Path, aws: dict[str, str]) -> 
     run, loaded = run_without_sandbox(tmp_path, "--help", env=aws)
     # Then every command is listed, demo and up included, and nothing heavy was loaded
     assert run.returncode == 0, run.stderr
-    for command in ("upload", "status", "labels", "query", "digest", "dashboard", "demo", "up"):
+    for command in ("upload", "status", "labels", "query", "digest", "dashboard", "review", "demo", "up"):
         assert command in run.stdout
     assert loaded and not loaded & {*NOT_INSTALLED, *OUR_HEAVY_PACKAGES}
 
