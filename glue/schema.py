@@ -113,4 +113,21 @@ LABELS = TableSpec(
     ),
 )
 
-TABLES: tuple[TableSpec, ...] = (VIDEOS, LABELS)
+VERDICTS = TableSpec(
+    name="moderation_verdicts",
+    description="One row per reviewer's verdict on a flagged video (append-only; the latest one is in DynamoDB).",
+    columns=(
+        Column("verdict_id", "string", "deterministic id: hash of video, reviewer and request (a replay is one row)"),
+        *_IDENTITY,
+        Column("verdict", "string", "confirmed (the flag was right) or overturned (it was not)"),
+        Column("category", "string", "top-level category the reviewer named (null: none)"),
+        Column("note", "string", "the reviewer's note (up to 1,000 characters)"),
+        Column("reviewer", "string", "IAM ARN of the caller, as the review API's IAM authorizer verified it"),
+        Column("recorded_at", "timestamp", "when the verdict was recorded (UTC)"),
+        Column("top_category", "string", "the video's highest-confidence flagged category at review time"),
+        Column("max_confidence", "double", "the video's highest label confidence at review time"),
+    ),
+    partition_key=Column("dt", "string", "UTC date of recorded_at, yyyy-MM-dd"),
+)
+
+TABLES: tuple[TableSpec, ...] = (VIDEOS, LABELS, VERDICTS)

@@ -225,10 +225,35 @@ UNMODERATED_BY_SOURCE = Visual(
     group_by=_SOURCE,
 )
 
+REVIEW_QUEUE = Visual(
+    id="review_queue",
+    title="Awaiting review: flagged videos without a verdict, oldest first",
+    kind=VisualKind.TABLE,
+    view="v_review_queue",
+    dimensions=(),
+    measures=(
+        _raw("video_uri", "S3 location"),
+        _raw("flagged_categories", "Flagged categories"),
+        _raw("max_confidence", "Highest confidence"),
+        _raw("source", "Source"),
+        _raw("processed_at", "Flagged at"),
+    ),
+    sort=Sort("processed_at", descending=False),
+    limit=50,
+)
+VERDICTS_BY_CATEGORY = Visual(
+    id="verdicts_per_category",
+    title="Reviewers' verdicts per category (each video by its latest verdict)",
+    kind=VisualKind.BAR,
+    view="v_precision",
+    dimensions=("top_category",),
+    measures=(_sum("confirmed", "Confirmed"), _sum("overturned", "Overturned")),
+)
+
 SHEETS = (
     Sheet("Volume", (MODERATED_VS_FLAGGED, VIDEOS_BY_SOURCE, MODERATED_HOURS, TIME_TO_OUTCOME)),
     Sheet("Categories", (FLAGGED_BY_CATEGORY, CONFIDENCE_BY_CATEGORY)),
-    Sheet("Review", (MOST_SEVERE, UNMODERATED_BY_REASON, UNMODERATED_BY_SOURCE)),
+    Sheet("Review", (MOST_SEVERE, UNMODERATED_BY_REASON, UNMODERATED_BY_SOURCE, REVIEW_QUEUE, VERDICTS_BY_CATEGORY)),
 )
 _ALL = tuple(visual for sheet in SHEETS for visual in sheet.visuals)
 
@@ -241,15 +266,25 @@ DASHBOARD = Dashboard(
     title="modlake moderation",
     sheets=SHEETS,
     filters=(
-        # every view has processed_date (the UTC date of dt): the date range filters every visual
-        Filter("date_range", "Processed between", _DAY, FilterKind.DATE_RANGE, _ids(*_ALL)),
+        # every view but v_precision has processed_date (the UTC date of dt): the date range filters those visuals;
+        # v_precision's dt is the day of each video's latest verdict, which its own range filters
+        Filter(
+            "date_range",
+            "Processed between",
+            _DAY,
+            FilterKind.DATE_RANGE,
+            _ids(*(v for v in _ALL if v is not VERDICTS_BY_CATEGORY)),
+        ),
+        Filter(
+            "review_date_range", "Reviewed between", "recorded_date", FilterKind.DATE_RANGE, _ids(VERDICTS_BY_CATEGORY)
+        ),
         # only the per-detection and per-category views carry a single category per row
         Filter(
             "category",
             "Category",
             "top_category",
             FilterKind.VALUES,
-            _ids(FLAGGED_BY_CATEGORY, CONFIDENCE_BY_CATEGORY),
+            _ids(FLAGGED_BY_CATEGORY, CONFIDENCE_BY_CATEGORY, VERDICTS_BY_CATEGORY),
         ),
         # only the per-video and per-detection views keep the S3 key; the daily ones are aggregated past it
         Filter(
@@ -257,7 +292,7 @@ DASHBOARD = Dashboard(
             "S3 key prefix",
             "object_key",
             FilterKind.PREFIX,
-            _ids(CONFIDENCE_BY_CATEGORY, MOST_SEVERE, UNMODERATED_BY_REASON, UNMODERATED_BY_SOURCE),
+            _ids(CONFIDENCE_BY_CATEGORY, MOST_SEVERE, UNMODERATED_BY_REASON, UNMODERATED_BY_SOURCE, REVIEW_QUEUE),
         ),
         Filter("source", "Source", _SOURCE, FilterKind.VALUES, _ids(*_ALL)),
     ),

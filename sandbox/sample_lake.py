@@ -10,6 +10,7 @@ It returns what it planned, so tests can compute every expected answer without S
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from collections import Counter
@@ -23,11 +24,11 @@ from typing import Any, ClassVar
 from functions.collect_results.logic import CollectDeps, CollectOutcome, handle
 from functions.common.adapters.rekognition import RekognitionModeration
 from functions.common.flagging import FlagPolicy
-from functions.common.lake import LakeWriter
+from functions.common.lake import LakeWriter, parquet_bytes, table_from_rows
 from functions.common.models import JobNotification, ObjectInfo, VideoRef, VideoSource, VideoStatus
 from functions.common.observability import metrics
 from functions.start_moderation.logic import StartDeps, StartOutcome, StartRun
-from glue import TABLES
+from glue import TABLES, VERDICTS
 from sandbox.memory import (
     InMemoryObjects,
     InMemoryRekognition,
@@ -54,6 +55,9 @@ EDGE_TIMES = (time(0, 0), time(0, 3, 20), time(14, 59, 59, 999000), time(15, 0),
 # preview and the analytics tests ask for BACKFILL_VIDEOS of them; a lake without backfill_videos has none.
 BACKFILL_VIDEOS = 300
 BACKFILL_HOURS = (1, 7)  # completions spread over [01:00, 07:00) UTC, on whole seconds
+# Reviewers' verdicts: every other flagged video is reviewed this long after its outcome, by one of these.
+VERDICT_DELAY = timedelta(hours=3)
+REVIEWERS = ("arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/reviewers/bob")
 
 # Rekognition moderation taxonomy v7: top-level category → {level-2 label: level-3 labels}.
 TAXONOMY: dict[str, dict[str, tuple[str, ...]]] = {
@@ -219,6 +223,77 @@ class SampleVideo:
 
 
 @dataclass(frozen=True)
+class SampleVerdict:
+    """A reviewer's verdict on a flagged sample video, as the review API records it in moderation_verdicts."""
+
+    video: SampleVideo
+    verdict: str  # confirmed | overturned
+    reviewer: str
+    recorded_at: datetime
+    category: str | None = None  # the category the reviewer named (None: the video's top flagged category)
+    note: str | None = None
+    confidence: float | None = None  # the video's highest confidence as recorded at review time (None: the video's)
+
+    @property
+    def max_confidence(self) -> float:
+        return self.confidence if self.confidence is not None else self.video.max_confidence or 0.0
+
+    @property
+    def judged_category(self) -> str:
+        """The category the verdict is about: the one the reviewer named, else the video's top flagged one."""
+        return self.category or self.top_category
+
+    @property
+    def verdict_id(self) -> str:
+        return hashlib.sha256(f"{self.video.video_id}|{self.reviewer}|{self.recorded_at}".encode()).hexdigest()
+
+    @property
+    def top_category(self) -> str:
+        return max((d for d in self.video.detections if d.flagged), key=lambda d: d.confidence).top_category
+
+    @property
+    def dt(self) -> str:
+        return self.recorded_at.date().isoformat()
+
+    def row(self) -> dict[str, Any]:
+        """The moderation_verdicts row (glue.VERDICTS)."""
+        video = self.video
+        return {
+            "verdict_id": self.verdict_id,
+            "video_id": video.video_id,
+            "bucket": video.bucket,
+            "object_key": video.key,
+            "version_id": video.version_id,
+            "source": str(video.source),
+            "verdict": self.verdict,
+            "category": self.category,
+            "note": self.note,
+            "reviewer": self.reviewer,
+            "recorded_at": self.recorded_at,
+            "top_category": self.top_category,
+            "max_confidence": self.max_confidence,
+        }
+
+
+def plan_verdicts(videos: Iterable[SampleVideo], end_day: date) -> tuple[SampleVerdict, ...]:
+    """Every other flagged video gets a verdict VERDICT_DELAY after its outcome (on a day that has videos, on or
+    before end_day: the sample's empty days stay empty); every fourth of those is overturned."""
+    videos = list(videos)
+    active_days = {v.day for v in videos if v.day <= end_day}
+    flagged = [v for v in videos if v.status == "SUCCEEDED" and v.flagged]
+    reviewed = [v for v in flagged if (v.completed_at + VERDICT_DELAY).date() in active_days][::2]
+    return tuple(
+        SampleVerdict(
+            video,
+            "overturned" if index % 4 == 3 else "confirmed",
+            REVIEWERS[index % len(REVIEWERS)],
+            (video.completed_at + VERDICT_DELAY).replace(microsecond=0),
+        )
+        for index, video in enumerate(reviewed)
+    )
+
+
+@dataclass(frozen=True)
 class SampleLake:
     """What write_sample_lake wrote: the videos (in completion order) and the lake object keys."""
 
@@ -227,6 +302,7 @@ class SampleLake:
     days: int
     videos: tuple[SampleVideo, ...]
     keys: tuple[str, ...]
+    verdicts: tuple[SampleVerdict, ...] = ()  # reviewers' verdicts on some flagged videos (moderation_verdicts)
 
     @property
     def first_day(self) -> date:
@@ -548,9 +624,13 @@ def write_sample_lake(
         videos = tuple(pipeline.run(video) for video in plan_videos(end_day, days, backfill_videos))
     finally:
         logging.disable(previous)
+    verdicts = plan_verdicts(videos, end_day)
+    for verdict in verdicts:  # as the review API writes them: one object per verdict, at a key its id decides
+        body = parquet_bytes(table_from_rows(VERDICTS, [verdict.row()]))
+        pipeline.lake_objects.put(f"{VERDICTS.prefix}dt={verdict.dt}/{verdict.verdict_id}.parquet", body, "")
     keys = [key for spec in TABLES for key in pipeline.lake_objects.keys(spec.prefix)]
     for key in keys:
         path = root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(pipeline.lake_objects.get(key))
-    return SampleLake(root=root, end_day=end_day, days=days, videos=videos, keys=tuple(keys))
+    return SampleLake(root=root, end_day=end_day, days=days, videos=videos, keys=tuple(keys), verdicts=verdicts)

@@ -563,7 +563,10 @@
         ...columns.map((c) => cell(row[c.column], c.column)),
       ),
     );
-    const sortedBy = visual.sort ? ` by ${labelOf(visual, visual.sort.column)}, ${visual.sort.descending ? "highest" : "lowest"} first` : "";
+    // a time column reads newest/oldest first, anything else highest/lowest first
+    const timeLike = visual.sort && /(_at|_date|^dt)$/.test(visual.sort.column);
+    const order = visual.sort && visual.sort.descending ? (timeLike ? "newest" : "highest") : timeLike ? "oldest" : "lowest";
+    const sortedBy = visual.sort ? ` by ${labelOf(visual, visual.sort.column)}, ${order} first` : "";
     card.append(
       h("p", { class: "chart-note" }, `${formatNumber(shown.length)} of ${formatNumber(rows.length)} rows${sortedBy}.`),
       h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, header), h("tbody", {}, ...body))),

@@ -14,7 +14,7 @@ from functions.common.adapters.rekognition import RekognitionModeration
 from functions.common.lake import LakeWriter, read_parquet
 from functions.common.models import VideoRef
 from functions.start_moderation.logic import StartDeps, StartRun
-from glue import LABELS, VIDEOS
+from glue import LABELS, VERDICTS, VIDEOS
 from sandbox.memory import InMemoryObjects, InMemoryRekognition, InMemoryVideoStore, RecordingQueue
 from sandbox.sample_lake import (
     BACKFILL_VIDEOS,
@@ -92,17 +92,22 @@ def test_it_has_videos_minutes_around_utc_and_tokyo_midnight(sample_lake: Sample
 def test_each_row_is_in_the_partition_of_its_completion_day(sample_lake: SampleLake) -> None:
     # Given the objects the logic wrote, When each is read back
     video_days: dict[str, str] = {}
+    verdict_days: dict[str, str] = {}
     label_rows: Counter[str] = Counter()
     for key in sample_lake.keys:
         table = read_parquet((sample_lake.root / key).read_bytes())
         dt = key.split("/")[1].removeprefix("dt=")
         if key.startswith(VIDEOS.prefix):
             video_days |= dict.fromkeys(table.column("video_id").to_pylist(), dt)
+        elif key.startswith(VERDICTS.prefix):
+            verdict_days |= dict.fromkeys(table.column("verdict_id").to_pylist(), dt)
         else:
             assert key.startswith(LABELS.prefix)
             label_rows.update(table.column("video_id").to_pylist())
     # Then every video has one row, in the dt partition of its completion day, and one label row per detection
     assert video_days == {v.video_id: v.dt for v in sample_lake.videos}
+    # And every reviewer's verdict has its row in the partition of the day it was recorded
+    assert sample_lake.verdicts and verdict_days == {v.verdict_id: v.dt for v in sample_lake.verdicts}
     assert label_rows == Counter({v.video_id: v.label_count for v in sample_lake.videos if v.label_count})
 
 

@@ -50,6 +50,9 @@ def test_the_queries_and_views_exist() -> None:
         "v_category_daily",
         "v_unmoderated_videos",
         "v_time_to_outcome",
+        "v_verdicts",
+        "v_review_queue",
+        "v_precision",
     }
 
 
