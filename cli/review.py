@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.errors import NO_CREDENTIALS, CliError, Unreachable
+from cli.labels import pick_version
 from cli.output import humanise_age, percent, plain
 from cli.target import Target
 from cli.videos import find_videos
@@ -125,12 +126,7 @@ def review_queue(target: Target, limit: int = DEFAULT_QUEUE_LIMIT) -> list[Queue
 
 def reviewed_video(target: Target, key: str, version: str | None) -> VideoRecord:
     """The video a verdict is for: KEY's newest version (or --version), or the video with that id."""
-    records = find_videos(target, key)
-    if version is not None:
-        records = [record for record in records if record.video.version_id == version]
-        if not records:
-            raise CliError(f"{key} has no version {version}")
-    return records[0]
+    return pick_version(find_videos(target, key), version)
 
 
 def record_verdict(

@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ _INTERNAL_ERROR = {"rekognition": "InternalServerError", "athena": "InternalServ
 StartResponse = Callable[..., Any]
 # A REST route for one service: answers (status, headers, body) for requests it serves, None for the rest.
 Route = Callable[[dict[str, Any], "RequestContext"], "tuple[int, dict[str, str], bytes] | None"]
+# A path route answers every request under its path prefix, signed or not (function URLs check signatures themselves).
+PathRoute = Callable[[dict[str, Any]], "tuple[int, list[tuple[str, str]], bytes]"]
 
 
 def signing_scope(environ: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -115,6 +118,7 @@ class LocalEndpoint:
         self.faults = faults or FaultInjector()
         self._services: dict[str, JsonService] = {}
         self._routes: dict[str, Route] = {}
+        self._path_routes: dict[str, PathRoute] = {}
         follow_aws()  # where moto's S3 events differ from AWS's, ours follow AWS
         self._moto = DomainDispatcherApplication(create_backend_app)
         # Bind here, so a port in use is an OSError for the caller (werkzeug would print and exit the process).
@@ -146,6 +150,10 @@ class LocalEndpoint:
     def add_route(self, signing_name: str, route: Route) -> None:
         """Offer requests signed for this service to `route` first (e.g. Lambda Invoke for the local stack)."""
         self._routes[signing_name] = route
+
+    def add_path_route(self, prefix: str, route: PathRoute) -> None:
+        """Give every request whose path starts with `prefix` to `route` (function URLs: /_function_url/)."""
+        self._path_routes[prefix] = route
 
     def service(self, name: str) -> JsonService:
         """The local service registered under this signing name (tests and the CLI read its state)."""
@@ -195,6 +203,9 @@ class LocalEndpoint:
     def _app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
             return self._health(start_response)
+        for prefix, path_route in self._path_routes.items():
+            if str(environ.get("PATH_INFO", "")).startswith(prefix):
+                return self._path_call(path_route, environ, start_response)
         scope = signing_scope(environ)
         if scope is not None and INTERNAL_ENVIRON not in environ:
             faulted = self.faults.inject(FaultedRequest.from_environ(scope[2], environ), scope[0])
@@ -223,6 +234,15 @@ class LocalEndpoint:
                 return [body]
         result: Iterable[bytes] = self._moto(environ, start_response)
         return result
+
+    def _path_call(self, route: PathRoute, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            status, headers, body = route(environ)
+        except Exception:  # a bug of ours: the 500 a broken route would give, logged with the request
+            logger.exception("%s %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            status, headers, body = 500, [("Content-Type", "text/plain")], b"Internal Server Error"
+        start_response(_status_text(status), [*headers, ("Content-Length", str(len(body)))])
+        return [body]
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         body = {
@@ -258,6 +278,14 @@ class LocalEndpoint:
             failure = ServiceError(code, f"{type(error).__name__}: {error}", status=500)
             return _respond(start_response, 500, JSON_CONTENT_TYPE, failure.body(), context.request_id)
         return _respond(start_response, 200, JSON_CONTENT_TYPE, to_wire(response), context.request_id)
+
+
+def _status_text(status: int) -> str:
+    """`404 Not Found`; a status with no standard phrase (a function may answer 499) gets a plain one."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Status {status}"
 
 
 def _drain(environ: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from functions.common.models import (
     VideoStatus,
     VideoSummary,
 )
+from functions.common.verdicts import Verdict
 
 _LANE_ORDER = {VideoSource.UPLOAD: 0, VideoSource.BACKFILL: 1}  # uploads get free slots first
 
@@ -32,6 +33,7 @@ class InMemoryVideoStore:
     def __init__(self) -> None:
         self.records: dict[str, VideoRecord] = {}
         self.labels: dict[str, dict[tuple[int, int], Detection]] = {}
+        self.verdict_items: dict[str, dict[tuple[datetime, str], Verdict]] = {}  # video id → history, keyed like sk
 
     def get(self, video_id: str) -> VideoRecord | None:
         record = self.records.get(video_id)
@@ -170,6 +172,7 @@ class InMemoryVideoStore:
         current.completed_at = completed_at
         current.updated_at = now
         current.checkpoint = None
+        current.awaiting_review = bool(summary and summary.flagged) and current.status is VideoStatus.SUCCEEDED
         return True
 
     def mark_deleted(self, record: VideoRecord, now: datetime) -> bool:
@@ -178,6 +181,38 @@ class InMemoryVideoStore:
             return False
         current.status = VideoStatus.DELETED
         current.deleted_at = now
+        current.awaiting_review = False
+        return True
+
+    def review_queue(self, limit: int) -> list[VideoRecord]:
+        awaiting = (r for r in self.records.values() if r.awaiting_review)
+        ordered = sorted(awaiting, key=lambda r: r.completed_at or r.status_since)
+        return copy.deepcopy(ordered[:limit])
+
+    def verdicts(self, video_id: str) -> list[Verdict]:
+        history = self.verdict_items.get(video_id, {})
+        return [history[k] for k in sorted(history)]
+
+    def find_verdict(self, video_id: str, verdict_id: str) -> Verdict | None:
+        return next((v for v in self.verdicts(video_id) if v.verdict_id == verdict_id), None)
+
+    def add_verdict(self, verdict: Verdict) -> bool:
+        history = self.verdict_items.setdefault(verdict.video_id, {})
+        key = (verdict.recorded_at, verdict.verdict_id)
+        if key in history:
+            return False
+        history[key] = verdict
+        return True
+
+    def apply_verdict(self, verdict: Verdict) -> bool:
+        current = self.records.get(verdict.video_id)
+        if current is None:
+            return False
+        current.awaiting_review = False
+        latest = current.latest_verdict
+        if latest is not None and (latest.recorded_at, latest.verdict_id) > (verdict.recorded_at, verdict.verdict_id):
+            return False
+        current.latest_verdict = verdict.latest
         return True
 
     def labels_in_time_order(self, video_id: str) -> list[Detection]:

@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Node
 
 from functions.common.models import MAX_VIDEO_SECONDS
+from functions.common.quarantine import QuarantineMode
 from functions.common.taxonomy import TOP_LEVEL_CATEGORIES
 from stacks.lambda_runtime import lambda_runtime
 
@@ -32,6 +33,8 @@ QUICKSIGHT_IMPORT_MODES = ("DIRECT_QUERY", "SPICE")
 # Slack ids as AWS Chatbot takes them: a workspace (team) id and a public (C…) or private (G…) channel id.
 SLACK_WORKSPACE_ID = re.compile(r"T[0-9A-Z]{8,}")
 SLACK_CHANNEL_ID = re.compile(r"[CG][0-9A-Z]{8,}")
+# An IAM role or user ARN (with an optional path), as aws:PrincipalArn carries it for the principal's requests.
+IAM_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+")
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION: Mapping[int, logs.RetentionDays] = {
@@ -93,6 +96,8 @@ CONTEXT_KEYS = (
     "alert_emails",
     "alert_slack_workspace_id",
     "alert_slack_channel_id",
+    "quarantine",
+    "quarantine_exempt_principals",
 )
 
 
@@ -135,6 +140,8 @@ class PipelineConfig:
     alert_emails: tuple[str, ...]
     alert_slack_workspace_id: str
     alert_slack_channel_id: str
+    quarantine: str
+    quarantine_exempt_principals: tuple[str, ...]
 
     @classmethod
     def from_context(cls, node: Node, environ: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -194,6 +201,8 @@ class PipelineConfig:
             alert_emails=_strings(raw, "alert_emails"),
             alert_slack_workspace_id=_text(raw, "alert_slack_workspace_id").strip(),
             alert_slack_channel_id=_text(raw, "alert_slack_channel_id").strip(),
+            quarantine=_text(raw, "quarantine").strip().lower(),
+            quarantine_exempt_principals=tuple(dict.fromkeys(_strings(raw, "quarantine_exempt_principals"))),
         )
         config.validate()
         return config
@@ -281,6 +290,7 @@ class PipelineConfig:
             )
         schedule_expression(self.digest_schedule)
         self._validate_slack()
+        self._validate_quarantine()
         if not _is_time_zone(self.digest_timezone):
             raise ValueError(
                 f"digest_timezone {self.digest_timezone!r}: use an IANA time zone name such as UTC, Europe/Paris "
@@ -304,6 +314,27 @@ class PipelineConfig:
                 f"alert_slack_channel_id {channel!r}: use the channel id at the end of the channel's link, "
                 "e.g. C0123ABCD (G… for a private channel)"
             )
+
+    def _validate_quarantine(self) -> None:
+        """The quarantine mode, and the principals its deny policy exempts: IAM role or user ARNs, with deny only."""
+        modes = [mode.value for mode in QuarantineMode]
+        if self.quarantine not in modes:
+            raise ValueError(f"quarantine {self.quarantine!r}: use one of {', '.join(modes)}")
+        if self.quarantine_exempt_principals and self.quarantine != QuarantineMode.DENY:
+            raise ValueError(
+                "quarantine_exempt_principals is set but quarantine is not deny: only the deny policy exempts anyone"
+            )
+        for arn in self.quarantine_exempt_principals:
+            if not IAM_PRINCIPAL_ARN.fullmatch(arn):
+                raise ValueError(
+                    f"quarantine_exempt_principals entry {arn!r}: use an IAM role or user ARN, e.g. "
+                    "arn:aws:iam::123456789012:role/trust-and-safety-reviewers"
+                )
+
+    @property
+    def quarantine_mode(self) -> QuarantineMode:
+        """quarantine as the functions' enum (off, tag or deny)."""
+        return QuarantineMode(self.quarantine)
 
     @property
     def slack_alerts(self) -> bool:

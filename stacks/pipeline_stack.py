@@ -17,12 +17,14 @@ from stacks.ingest import Ingest
 from stacks.lambda_factory import LambdaFactory
 from stacks.moderation import START_FUNCTION_TIMEOUT, Moderation
 from stacks.monitoring import Monitoring
+from stacks.quarantine import Quarantine
+from stacks.review import Review
 from stacks.storage import Storage
 
 
 class PipelineStack(Stack):
-    """Composes storage, ingest, moderation, backfill, analytics, digest, alerts (when configured) and monitoring;
-    creates no resources itself."""
+    """Composes storage, ingest, moderation, backfill, analytics, digest, review, alerts and quarantine (when
+    configured) and monitoring; creates no resources itself."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description=f"modlake {config.stage}: video moderation", **kwargs)
@@ -70,7 +72,28 @@ class PipelineStack(Stack):
             athena_workgroup=analytics.workgroup.ref,
             athena_workgroup_arn=analytics.workgroup_arn,
         )
+        review = Review(
+            self,
+            "Review",
+            lambda_factory=lambda_factory,
+            analytics_bucket=storage.analytics_bucket,
+            videos_table=storage.videos_table,
+        )
         alerts = Alerts(self, "Alerts", config=config) if config.alerts_enabled else None
+        if config.quarantine_mode.tags:
+            Quarantine(
+                self,
+                "Quarantine",
+                config=config,
+                media_bucket=storage.media_bucket,
+                taggers={
+                    "start_moderation": moderation.start_function,
+                    "collect_results": moderation.collect_function,
+                    "queue_backfill": backfill.function,
+                    "review_api": review.function,  # an overturned verdict tags the version clean
+                },
+                readers=[moderation.start_function, backfill.function],
+            )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -81,7 +104,12 @@ class PipelineStack(Stack):
                 **digest.dead_letter_queues,
                 **(alerts.dead_letter_queues if alerts else {}),
             },
-            functions={**moderation.functions, "QueueBackfill": backfill.function, **digest.functions},
+            functions={
+                **moderation.functions,
+                "QueueBackfill": backfill.function,
+                **digest.functions,
+                "ReviewApi": review.function,
+            },
             start_queue=ingest.start_queue,
             collect_queue=moderation.collect_queue,
             athena_workgroup=analytics.workgroup_name,
@@ -102,6 +130,8 @@ class PipelineStack(Stack):
             "DashboardName": monitoring.dashboard.dashboard_name,
             "BackfillFunctionArn": backfill.function_arn,
             "BatchOperationsRoleArn": backfill.batch_role.role_arn,
+            "ReviewApiUrl": review.url.url,
+            "ReviewApiFunctionName": review.function.function_name,
             "RekognitionPricePerMinute": f"{config.rekognition_price_per_minute:g}",
             # What the functions moderate, for the CLI (a deployed function's environment is not readable to it).
             "ModerationRules": json.dumps(

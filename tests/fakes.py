@@ -23,6 +23,7 @@ from functions.common.models import (
     VideoRef,
 )
 from functions.common.ports import LakeObjects
+from functions.common.quarantine import MAX_OBJECT_TAGS, TagWrite
 from sandbox.memory import (
     MP4_HEAD,
     InMemoryLabelWriter,
@@ -52,9 +53,11 @@ __all__ = [
 
 @dataclass
 class FakeMedia:
-    """Media bucket fake: objects by (key, version) → bytes."""
+    """Media bucket fake: objects by (key, version) → bytes, and each version's tags (as S3MediaObjects.put_tag)."""
 
     objects: dict[tuple[str, str | None], bytes] = field(default_factory=dict)
+    tags: dict[tuple[str, str | None], dict[str, str]] = field(default_factory=dict)
+    tag_writes: int = 0  # PutObjectTagging calls: a replay makes none
 
     def add(self, video: VideoRef, body: bytes | None = None) -> VideoRef:
         body = movie_bytes() if body is None else body
@@ -72,6 +75,19 @@ class FakeMedia:
 
     def read_range(self, video: VideoRef, offset: int, length: int) -> bytes:
         return self.objects[(video.key, video.version_id)][offset : offset + max(length, 0)]
+
+    def put_tag(self, video: VideoRef, key: str, value: str) -> TagWrite:
+        version = (video.key, video.version_id)
+        if version not in self.objects:
+            return TagWrite.MISSING
+        current = self.tags.setdefault(version, {})
+        if current.get(key) == value:
+            return TagWrite.UNCHANGED
+        if len({k for k in current if k != key}) >= MAX_OBJECT_TAGS:
+            return TagWrite.NO_ROOM
+        current[key] = value
+        self.tag_writes += 1
+        return TagWrite.WRITTEN
 
 
 class FakeModeration:

@@ -12,7 +12,7 @@ from functions.common.adapters.clients import client
 from functions.common.adapters.dynamodb import DynamoVideoStore
 from functions.common.adapters.messaging import EventBridgePublisher, SqsWorkQueue
 from functions.common.adapters.rekognition import RekognitionModeration
-from functions.common.adapters.s3 import S3LakeObjects
+from functions.common.adapters.s3 import S3LakeObjects, S3MediaObjects
 from functions.common.flagging import FlagPolicy
 from functions.common.lake import LakeWriter
 from functions.common.messages import parse_collect_message
@@ -39,6 +39,8 @@ def build_deps(settings: CollectSettings) -> CollectDeps:
         aggregate_by=settings.aggregate_by,
         # Lambda sets AWS_REGION itself, so the region is not a setting (send_digest reads it the same way).
         region=boto3.session.Session().region_name or "us-east-1",
+        quarantine=settings.quarantine,
+        media_tags=S3MediaObjects(client("s3")),
     )
 
 

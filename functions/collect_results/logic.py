@@ -36,7 +36,8 @@ from functions.common.models import (
     utc_now,
 )
 from functions.common.observability import count
-from functions.common.ports import EventPublisher, ModerationService, VideoStore, WorkQueue
+from functions.common.ports import EventPublisher, MediaTags, ModerationService, VideoStore, WorkQueue
+from functions.common.quarantine import QuarantineMode, outcome_of, tag_outcome
 
 logger = Logger(child=True)
 
@@ -92,6 +93,8 @@ class CollectDeps:
     checkpoint_reserve_ms: int = CHECKPOINT_RESERVE_MS
     rng: Callable[[float, float], float] = random.uniform
     region: str = "us-east-1"  # the function's own: the region of the console links in its events
+    quarantine: QuarantineMode = QuarantineMode.OFF  # tag or deny: each outcome is tagged on the video's version
+    media_tags: MediaTags | None = None  # the media bucket's tags (needed when quarantine is on)
 
 
 def handle(message: CollectMessage, deps: CollectDeps, time_left_ms: Callable[[], int]) -> CollectOutcome:
@@ -301,9 +304,10 @@ def _checkpoint(progress: JobProgress, next_token: str, deps: CollectDeps) -> Co
 
 
 def _finish(progress: JobProgress, status: VideoStatus, reason: str | None, deps: CollectDeps) -> None:
-    """Write the lake objects, publish the event, settle the video, then free a waiting video's slot.
+    """Write the lake objects, tag the version, publish the event, settle the video, then free a waiting video's slot.
 
-    Only a SUCCEEDED job has results: a failed one gets no labels object and no summary.
+    Only a SUCCEEDED job has results: a failed one gets no labels object and no summary. The tag is written before
+    the video is settled, so a failed tag write retries the message and a replay writes the same tag.
     """
     record, job_id, completed_at = progress.record, progress.job_id, progress.completed_at
     dt = partition_date(completed_at)
@@ -322,6 +326,7 @@ def _finish(progress: JobProgress, status: VideoStatus, reason: str | None, deps
         completed_at=completed_at,
     )
     deps.lake.write_video(dt, job_id, row)
+    tag_outcome(deps.media_tags, record.video, outcome_of(status, summary), deps.quarantine)
     deps.events.video_moderated(event_detail(record, job_id, status, reason, summary, completed_at, deps.region))
     settled = deps.store.complete(
         record,

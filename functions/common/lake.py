@@ -10,9 +10,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from functions.common.models import Detection, VideoMetadata, VideoRecord, VideoStatus, VideoSummary
+from functions.common.models import (
+    Detection,
+    VideoMetadata,
+    VideoRecord,
+    VideoStatus,
+    VideoSummary,
+    partition_date,
+)
 from functions.common.ports import LakeObjects
-from glue import LABELS, VIDEOS, TableSpec
+from functions.common.verdicts import Verdict
+from glue import LABELS, VERDICTS, VIDEOS, TableSpec
 from glue.arrow import arrow_schema
 from glue.schema import STAGING_PREFIX
 
@@ -86,6 +94,23 @@ def video_row(
     )
 
 
+def verdict_row(verdict: Verdict, record: VideoRecord) -> dict[str, Any]:
+    """The moderation_verdicts row of one verdict on a video."""
+    return (
+        {"verdict_id": verdict.verdict_id}
+        | record.video.identity_fields()
+        | {
+            "verdict": str(verdict.verdict),
+            "category": verdict.category,
+            "note": verdict.note,
+            "reviewer": verdict.reviewer,
+            "recorded_at": _naive_utc(verdict.recorded_at),
+            "top_category": verdict.top_category,
+            "max_confidence": verdict.max_confidence,
+        }
+    )
+
+
 class LakeWriter:
     """Writes one deterministic Parquet object per job (or skipped video) and table."""
 
@@ -98,6 +123,12 @@ class LakeWriter:
 
     def write_video(self, dt: str, object_name: str, row: dict[str, Any]) -> str:
         return self.write(VIDEOS, dt, object_name, [row])
+
+    def write_verdict(self, verdict: Verdict, record: VideoRecord) -> str:
+        """One object per verdict, named by its id under its recording day: a retried write overwrites it."""
+        return self.write(
+            VERDICTS, partition_date(verdict.recorded_at), verdict.verdict_id, [verdict_row(verdict, record)]
+        )
 
     def write_labels(self, dt: str, job_id: str, rows: Sequence[dict[str, Any]], staged_chunks: int = 0) -> str:
         """A job's labels as one object: the chunks staged by earlier invocations, then these rows."""

@@ -171,6 +171,32 @@ class ObjectInfo:
     version_id: str | None
 
 
+MAX_OBJECT_TAGS = 10  # S3 allows at most 10 tags per object version
+
+
+class QuarantineMode(StrEnum):
+    """The `quarantine` context: no tags, tags only, or tags and a bucket policy denying reads of flagged versions
+    (functions/common/quarantine.py writes the tags; it is here so that settings and the CLI need no Powertools)."""
+
+    OFF = "off"
+    TAG = "tag"
+    DENY = "deny"
+
+    @property
+    def tags(self) -> bool:
+        """Whether outcomes are written as object tags (tag and deny)."""
+        return self is not QuarantineMode.OFF
+
+
+class TagWrite(StrEnum):
+    """What writing one object tag on one object version did (the quarantine's moderation tag)."""
+
+    WRITTEN = "written"  # the tag set now holds the tag
+    UNCHANGED = "unchanged"  # it held it already (a replay): nothing was written
+    NO_ROOM = "no_room"  # the version has MAX_OBJECT_TAGS other tags: nothing was written
+    MISSING = "missing"  # the version no longer exists
+
+
 @dataclass(frozen=True)
 class ContentType:
     name: str
@@ -288,6 +314,10 @@ class JobNotification:
     key: str | None
 
 
+# Summary fields the DynamoDB summary item and checkpoints keep but moderation_videos has no column for.
+REVIEW_SUMMARY_FIELDS = frozenset({"top_category", "top_confidence"})
+
+
 @dataclass
 class VideoSummary:
     """Per-video roll-up of a job's detections."""
@@ -298,6 +328,9 @@ class VideoSummary:
     first_flagged_ms: int | None = None
     categories: set[str] = field(default_factory=set)
     flagged_categories: set[str] = field(default_factory=set)
+    # The category of the highest-confidence flagging detection, and its confidence: a review's "top category".
+    top_category: str | None = None
+    top_confidence: float | None = None
 
     @property
     def flagged(self) -> bool:
@@ -318,10 +351,12 @@ class VideoSummary:
             ts = detection.raw.timestamp_ms
             if self.first_flagged_ms is None or ts < self.first_flagged_ms:
                 self.first_flagged_ms = ts
+            if self.top_confidence is None or confidence > self.top_confidence:
+                self.top_category, self.top_confidence = detection.top_category, confidence
 
     def columns(self) -> dict[str, Any]:
         """The summary as the flat columns moderation_videos, the DynamoDB summary item and the event share."""
-        return {"flagged": self.flagged} | self.to_json()
+        return {"flagged": self.flagged} | {k: v for k, v in self.to_json().items() if k not in REVIEW_SUMMARY_FIELDS}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -331,6 +366,8 @@ class VideoSummary:
             "first_flagged_ms": self.first_flagged_ms,
             "categories": sorted(self.categories),
             "flagged_categories": sorted(self.flagged_categories),
+            "top_category": self.top_category,
+            "top_confidence": self.top_confidence,
         }
 
     @classmethod
@@ -342,6 +379,47 @@ class VideoSummary:
             first_flagged_ms=int(data["first_flagged_ms"]) if data.get("first_flagged_ms") is not None else None,
             categories=set(data.get("categories", [])),
             flagged_categories=set(data.get("flagged_categories", [])),
+            top_category=data.get("top_category"),
+            top_confidence=float(data["top_confidence"]) if data.get("top_confidence") is not None else None,
+        )
+
+
+class VerdictKind(StrEnum):
+    """A reviewer's verdict on a flagged video: the flag was right, or it was not."""
+
+    CONFIRMED = "confirmed"
+    OVERTURNED = "overturned"
+
+
+@dataclass(frozen=True)
+class LatestVerdict:
+    """A video's most recent verdict, as its summary item keeps it (the full history is in verdict items)."""
+
+    verdict_id: str
+    verdict: VerdictKind
+    category: str | None
+    reviewer: str
+    recorded_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form (the API's `verdict`, and the summary item's `latest_verdict` map)."""
+        return {
+            "verdict_id": self.verdict_id,
+            "verdict": str(self.verdict),
+            "category": self.category,
+            "reviewer": self.reviewer,
+            "recorded_at": iso(self.recorded_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LatestVerdict:
+        """Read what to_json wrote (the summary item's `latest_verdict` map)."""
+        return cls(
+            verdict_id=str(data["verdict_id"]),
+            verdict=VerdictKind(data["verdict"]),
+            category=data.get("category"),
+            reviewer=str(data["reviewer"]),
+            recorded_at=parse_time(data["recorded_at"]),
         )
 
 
@@ -364,6 +442,8 @@ class VideoRecord:
     deleted_at: datetime | None = None
     checkpoint: CollectCheckpoint | None = None
     claimed_at: datetime | None = None  # a waiting video a freed slot was just given to (its start is on its way)
+    awaiting_review: bool = False  # flagged and not yet reviewed: in the review queue
+    latest_verdict: LatestVerdict | None = None
 
     @property
     def video_id(self) -> str:

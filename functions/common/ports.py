@@ -11,12 +11,14 @@ from functions.common.models import (
     Detection,
     ObjectInfo,
     ResultsPage,
+    TagWrite,
     VideoMetadata,
     VideoRecord,
     VideoRef,
     VideoStatus,
     VideoSummary,
 )
+from functions.common.verdicts import Verdict
 from queries import SqlFile
 
 
@@ -97,6 +99,42 @@ class VideoStore(Protocol):
         ...
 
     def mark_deleted(self, record: VideoRecord, now: datetime) -> bool: ...
+
+
+class ReviewStore(Protocol):
+    """Reviewers' side of the videos table: lookups, the review queue and the append-only verdict history."""
+
+    def get(self, video_id: str) -> VideoRecord | None: ...
+
+    def find_by_object(self, bucket: str, key: str) -> list[VideoRecord]: ...
+
+    def review_queue(self, limit: int) -> list[VideoRecord]:
+        """Flagged videos no verdict has reviewed yet, oldest flag first."""
+        ...
+
+    def find_verdict(self, video_id: str, verdict_id: str) -> Verdict | None:
+        """The stored verdict with this id (a replayed request finds the verdict its first try recorded)."""
+        ...
+
+    def add_verdict(self, verdict: Verdict) -> bool:
+        """Append the verdict to the video's history unless it is there already; False when it was."""
+        ...
+
+    def apply_verdict(self, verdict: Verdict) -> bool:
+        """Make it the summary's latest verdict (unless a newer one is) and take the video off the review queue."""
+        ...
+
+    def verdicts(self, video_id: str) -> list[Verdict]:
+        """A video's verdicts, oldest first."""
+        ...
+
+
+class MediaTags(Protocol):
+    """Object tags of media object versions (S3): the quarantine's moderation tag."""
+
+    def put_tag(self, video: VideoRef, key: str, value: str) -> TagWrite:
+        """Set one tag on the exact version, keeping its other tags; no write when it holds the value already."""
+        ...
 
 
 class MediaObjects(Protocol):

@@ -1,7 +1,9 @@
 """Per-function settings, read from the Lambda environment once per cold start.
 
 Each field's environment variable is its name in upper case; a missing variable fails at cold
-start, not mid-batch. The CDK stack sets exactly these keys (an infrastructure test checks it).
+start, not mid-batch. The CDK stack sets exactly these keys (an infrastructure test checks it). A field with a
+default is a feature that is off unless its context key is set (quarantine): the stack sets its variable only
+then, so a stack with the feature off has the same template as before the feature existed.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ import json
 import os
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
+from enum import StrEnum
 from typing import Any, Self
+
+from functions.common.models import QuarantineMode
 
 
 class SettingsError(RuntimeError):
@@ -31,6 +36,8 @@ def _convert(name: str, raw: str, annotation: Any) -> Any:
             return int(raw)
         if annotation is float:
             return float(raw)
+        if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+            return annotation(raw)
         if origin is tuple:
             value = json.loads(raw)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -52,7 +59,12 @@ class EnvSettings:
     @classmethod
     def env_keys(cls) -> tuple[str, ...]:
         """The environment variable names this function needs."""
-        return tuple(f.name.upper() for f in fields(cls))  # type: ignore[arg-type]
+        return tuple(f.name.upper() for f in fields(cls) if f.default is MISSING)  # type: ignore[arg-type]
+
+    @classmethod
+    def optional_env_keys(cls) -> tuple[str, ...]:
+        """The variables of features that are off unless set (fields with a default)."""
+        return tuple(f.name.upper() for f in fields(cls) if f.default is not MISSING)  # type: ignore[arg-type]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -65,6 +77,7 @@ class EnvSettings:
         values = {
             f.name: _convert(f.name, environ[f.name.upper()], hints[f.name])
             for f in fields(cls)  # type: ignore[arg-type]
+            if f.name.upper() in environ or f.default is MISSING
         }
         return cls(**values)
 
@@ -95,6 +108,7 @@ class StartSettings(EnvSettings, DurationPolicy):
     key_prefix: str
     job_limit: int  # Rekognition's concurrent-job quota for the account (context rekognition_job_limit)
     max_video_minutes: float  # 0: no policy beyond Rekognition's 6 hours
+    quarantine: QuarantineMode = QuarantineMode.OFF  # tag or deny: skipped and failed-before-a-job outcomes are tagged
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,7 @@ class BackfillSettings(EnvSettings, DurationPolicy):
     video_suffixes: tuple[str, ...]
     key_prefix: str
     max_video_minutes: float
+    quarantine: QuarantineMode = QuarantineMode.OFF  # tag or deny: the outcomes of videos it skips are tagged
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,7 @@ class CollectSettings(EnvSettings):
     flag_threshold: float
     category_thresholds: dict[str, float]
     ignored_categories: tuple[str, ...]
+    quarantine: QuarantineMode = QuarantineMode.OFF  # tag or deny: flagged, clean and failed outcomes are tagged
 
 
 @dataclass(frozen=True)
@@ -139,3 +155,12 @@ class DigestSettings(EnvSettings):
     digest_sender: str  # verified SES identity; "" sends no HTML email
     digest_timezone: str  # IANA zone whose previous calendar day the digest covers
     digest_skip_empty: bool
+
+
+@dataclass(frozen=True)
+class ReviewSettings(EnvSettings):
+    """Settings of review_api (the lookup and verdict API behind the function URL)."""
+
+    videos_table: str
+    analytics_bucket: str  # moderation_verdicts/ rows
+    quarantine: QuarantineMode = QuarantineMode.OFF  # tag or deny: an overturned verdict tags the version clean

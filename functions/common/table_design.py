@@ -3,6 +3,8 @@
 Items
 - video summary: pk=VIDEO#<video_id>, sk=SUMMARY
 - label chunk:   pk=VIDEO#<video_id>, sk=LABELS#<first detection index:09>, labels=[up to 100 detections]
+- verdict:       pk=VIDEO#<video_id>, sk=VERDICT#<recorded_at ISO>#<verdict_id>: one reviewer's verdict, append-only
+                 (written only if absent; the summary's `latest_verdict` map holds the newest one)
 
 Labels are stored in chunks of up to LABELS_PER_ITEM consecutive detections (a results page is
 split, never merged across pages). Detection indices follow Rekognition's timestamp order, so the
@@ -16,8 +18,10 @@ Access patterns → where they are answered
 - videos flagged on a day, most severe  → GSI flagged_by_day (flagged_day, max_confidence) descending
 - videos in a status (stuck, waiting)   → GSI by_status     (status, status_since) oldest first
 - the waiting queue, uploads first      → GSI waiting       (wait_lane, status_since) per lane, oldest first
+- the review queue, oldest flag first   → GSI review_queue  (review_lane, completed_at) oldest first
+- a video's verdicts in time order      → Query pk, sk begins_with VERDICT#
 Only summary items carry the GSI key attributes, so every index is sparse; `wait_lane` (upload | backfill)
-exists only while a video is QUEUED.
+exists only while a video is QUEUED, `review_lane` (AWAITING) only while a flagged video awaits its first verdict.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 SUMMARY_SK = "SUMMARY"
 LABEL_SK_PREFIX = "LABELS#"
+VERDICT_SK_PREFIX = "VERDICT#"
+AWAITING_REVIEW = "AWAITING"  # the one review_lane value
 LABELS_PER_ITEM = 100
 
 
@@ -45,7 +51,8 @@ BY_JOB = IndexDesign("by_job", "job_id")
 BY_STATUS = IndexDesign("by_status", "status", ("status_since", "S"))
 FLAGGED_BY_DAY = IndexDesign("flagged_by_day", "flagged_day", ("max_confidence", "N"))
 WAITING = IndexDesign("waiting", "wait_lane", ("status_since", "S"))
-INDEXES: tuple[IndexDesign, ...] = (BY_OBJECT, BY_JOB, BY_STATUS, FLAGGED_BY_DAY, WAITING)
+REVIEW_QUEUE = IndexDesign("review_queue", "review_lane", ("completed_at", "S"))
+INDEXES: tuple[IndexDesign, ...] = (BY_OBJECT, BY_JOB, BY_STATUS, FLAGGED_BY_DAY, WAITING, REVIEW_QUEUE)
 
 
 def video_pk(video_id: str) -> str:
@@ -55,6 +62,11 @@ def video_pk(video_id: str) -> str:
 def label_chunk_sk(first_index: int) -> str:
     """Deterministic key of the chunk starting at a detection: a replay overwrites instead of adding."""
     return f"{LABEL_SK_PREFIX}{first_index:09d}"
+
+
+def verdict_sk(recorded_at_iso: str, verdict_id: str) -> str:
+    """A verdict's sort key: time order within the video, and the same key for the same verdict (a replay)."""
+    return f"{VERDICT_SK_PREFIX}{recorded_at_iso}#{verdict_id}"
 
 
 def create_table_request(table_name: str) -> dict[str, object]:

@@ -21,14 +21,17 @@ settings = BackfillSettings.from_env()  # a missing variable fails the cold star
 
 def build_deps(settings: BackfillSettings) -> BackfillDeps:
     """Adapters for the real AWS services, built once per container."""
+    media = S3MediaObjects(client("s3"))  # reads the videos and writes their quarantine tags
     return BackfillDeps(
         store=DynamoVideoStore(client("dynamodb"), settings.videos_table),
-        media=S3MediaObjects(client("s3")),
+        media=media,
         lake=LakeWriter(S3LakeObjects(client("s3"), settings.analytics_bucket)),
         media_bucket=settings.media_bucket,
         video_suffixes=settings.video_suffixes,
         key_prefix=settings.key_prefix,
         max_video_seconds=settings.max_video_seconds,
+        quarantine=settings.quarantine,
+        media_tags=media,
     )
 
 

@@ -15,7 +15,8 @@ from aws_lambda_powertools import Logger
 
 from functions.common.lake import LakeWriter
 from functions.common.models import VideoRef, VideoSource, VideoStatus, object_version, utc_now
-from functions.common.ports import MediaObjects, VideoStore
+from functions.common.ports import MediaObjects, MediaTags, VideoStore
+from functions.common.quarantine import QuarantineMode
 from functions.start_moderation.screening import screen
 
 logger = Logger(child=True)
@@ -51,6 +52,8 @@ class BackfillDeps:
     video_suffixes: tuple[str, ...]
     key_prefix: str = ""
     max_video_seconds: float | None = None
+    quarantine: QuarantineMode = QuarantineMode.OFF  # tag or deny: the outcomes of videos it skips are tagged
+    media_tags: MediaTags | None = None  # the media bucket's tags (needed when quarantine is on)
     clock: Callable[[], datetime] = utc_now
 
 

@@ -22,9 +22,10 @@ settings = StartSettings.from_env()  # a missing variable fails the cold start, 
 
 def build_deps(settings: StartSettings) -> StartDeps:
     """Adapters for the real AWS services, built once per container."""
+    media = S3MediaObjects(client("s3"))  # reads the videos and writes their quarantine tags
     return StartDeps(
         store=DynamoVideoStore(client("dynamodb"), settings.videos_table),
-        media=S3MediaObjects(client("s3")),
+        media=media,
         lake=LakeWriter(S3LakeObjects(client("s3"), settings.analytics_bucket)),
         moderation=RekognitionModeration(
             client("rekognition"), settings.rekognition_topic_arn, settings.rekognition_role_arn
@@ -35,6 +36,8 @@ def build_deps(settings: StartSettings) -> StartDeps:
         key_prefix=settings.key_prefix,
         job_limit=settings.job_limit,
         max_video_seconds=settings.max_video_seconds,
+        quarantine=settings.quarantine,
+        media_tags=media,
     )
 
 

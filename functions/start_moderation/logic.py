@@ -29,7 +29,15 @@ from functions.common.messages import (
 )
 from functions.common.models import VideoRef, VideoStatus, client_request_token, job_tag, utc_now
 from functions.common.observability import count
-from functions.common.ports import MAX_DELAY_SECONDS, MediaObjects, ModerationService, VideoStore, WorkQueue
+from functions.common.ports import (
+    MAX_DELAY_SECONDS,
+    MediaObjects,
+    MediaTags,
+    ModerationService,
+    VideoStore,
+    WorkQueue,
+)
+from functions.common.quarantine import QuarantineMode
 from functions.start_moderation.screening import not_started, screen, screen_again
 
 logger = Logger(child=True)
@@ -81,6 +89,8 @@ class StartDeps:
     key_prefix: str = ""
     job_limit: int = DEFAULT_JOB_LIMIT
     max_video_seconds: float | None = None  # the max_video_minutes policy; None: only Rekognition's 6 hours
+    quarantine: QuarantineMode = QuarantineMode.OFF  # tag or deny: outcomes decided here are tagged on the version
+    media_tags: MediaTags | None = None  # the media bucket's tags (needed when quarantine is on)
     clock: Callable[[], datetime] = utc_now
     rng: Callable[[float, float], float] = field(default=random.uniform)
 

@@ -1,7 +1,8 @@
 """Before any job is paid for: is this object version a video modlake should moderate, and has it been already?
 
 Both ways a video arrives share these checks: start_moderation (an upload's event) and queue_backfill (an S3 Batch
-Operations task). A video that fails them gets its SKIPPED outcome recorded (DynamoDB, then its Parquet row).
+Operations task). A video that fails them gets its SKIPPED outcome recorded (DynamoDB, then its Parquet row, then,
+with quarantine on, its moderation tag).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from functions.common.models import (
     VideoStatus,
     partition_date,
 )
-from functions.common.ports import MediaObjects, VideoStore
+from functions.common.ports import MediaObjects, MediaTags, VideoStore
+from functions.common.quarantine import QuarantineMode, outcome_of, tag_outcome
 
 NOT_STARTED_STATUSES = frozenset({VideoStatus.SKIPPED, VideoStatus.FAILED})  # outcomes without a job
 
@@ -40,6 +42,8 @@ class ScreeningDeps(Protocol):
     video_suffixes: tuple[str, ...]
     key_prefix: str
     max_video_seconds: float | None
+    quarantine: QuarantineMode
+    media_tags: MediaTags | None
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
@@ -65,8 +69,9 @@ def screen(deps: ScreeningDeps, video: VideoRef) -> Screened:
     existing = deps.store.get(video.video_id)
     if existing and existing.status in SETTLED_STATUSES:
         if existing.job_id is None and existing.completed_at and existing.status in NOT_STARTED_STATUSES:
-            # Rewrite the same row from the record: repairs a row lost between the two writes.
+            # Rewrite the same row and tag from the record: repairs a row or tag lost after the record was written.
             write_not_started_row(deps, existing.video, existing.status, existing.status_reason, existing.completed_at)
+            tag_outcome(deps.media_tags, existing.video, outcome_of(existing.status), deps.quarantine)
         logger.info("video already handled", video_id=video.video_id, status=str(existing.status))
         return Screened(video, existing.status, existing.status_reason)
 
@@ -125,16 +130,17 @@ def duration_reason(seconds: float | None, policy_seconds: float | None) -> str 
 
 
 def not_started(deps: ScreeningDeps, video: VideoRef, status: VideoStatus, reason: str) -> Screened:
-    """Record a video that gets no job (SKIPPED or FAILED): DynamoDB first, then its Parquet row.
+    """Record a video that gets no job (SKIPPED or FAILED): DynamoDB first, then its Parquet row, then its tag.
 
     The row's dt and completed_at are the recorded outcome time, so the outcome lands in the partition of the
-    day it happened; a replay rewrites the same row from the record.
+    day it happened; a replay rewrites the same row and tag from the record.
     """
     now = deps.clock()
     if not deps.store.mark_not_started(video, status, reason, now):
         current = deps.store.get(video.video_id)  # a concurrent delivery recorded it and writes the row
         return Screened(video, current.status if current else status, reason)
     write_not_started_row(deps, video, status, reason, now)
+    tag_outcome(deps.media_tags, video, outcome_of(status), deps.quarantine)
     logger.warning("video not moderated", video_id=video.video_id, key=video.key, status=str(status), reason=reason)
     return Screened(video, status, reason, recorded=True)
 

@@ -3,6 +3,9 @@
 `LocalStack` is what `modlake up` and `modlake demo` run and what the end-to-end tests drive: uploads to its
 media bucket flow through EventBridge, the start queue, start_moderation, our Rekognition, SNS, the collect queue
 and collect_results into DynamoDB and the Parquet lake, and `lambda.invoke` on the endpoint runs send_digest.
+The template's function URLs are served on the endpoint (sandbox/function_urls.py): AWS_IAM ones verify SigV4 and
+hold the caller (an IAM user or role session made on the endpoint, a function's role, or the local operator, whose
+keys OPERATOR_ACCESS_KEY and the CLI's modlake-cli are allowed everything) to its identity policies.
 
 With a fault plan (SandboxSettings.faults) the endpoint gives that share of the functions' own calls, and only
 theirs, each service's throttling or 5xx error; `fault_report()` says per service how many calls the functions
@@ -29,6 +32,14 @@ from functions.common.models import VideoStatus
 from sandbox.batch_operations import BatchOperationsService, function_name, serve_batch_operations
 from sandbox.endpoint import HEALTH_PATH
 from sandbox.faults import FaultPlan
+from sandbox.function_urls import (
+    CLI_ACCESS_KEY,
+    FUNCTION_URL_PATH,
+    CallerDirectory,
+    FunctionUrls,
+    operator_caller,
+    role_session_caller,
+)
 from sandbox.protocol import RequestContext
 from sandbox.rekognition.classifier import FrameClassifier
 from sandbox.rekognition.service import RekognitionService, RekognitionSettings
@@ -151,6 +162,7 @@ class LocalStack:
             ).provision()
             self._verify_digest_sender()
             self._start_functions(work_dir / "logs")
+            self._serve_function_urls()
             self.schedules = ScheduleRunner(
                 self.deployment.scheduled_targets,
                 lambda: self.client("sqs"),
@@ -320,6 +332,27 @@ class LocalStack:
             source = SqsEventSource(mapping, host, self.client("sqs"), LOCAL_REGION, pollers, on_calls=self._record)
             self.runner.sources.append(source)
         self.runner.start()
+
+    def _serve_function_urls(self) -> None:
+        """Serve the template's function URLs, knowing the operator's and the functions' keys as callers."""
+        assert self.deployment is not None
+        callers = CallerDirectory(LOCAL_ACCOUNT)
+        for key in (OPERATOR_ACCESS_KEY, CLI_ACCESS_KEY):
+            callers.add(operator_caller(key, LOCAL_ACCOUNT, LOCAL_SECRET_KEY))
+        for host in self.runner.hosts.values():
+            role = host.spec.role_logical_id
+            role_arn = self.deployment.resolver.get_att(role, "Arn")
+            statements = self.deployment.policy_statements(role)
+            callers.add(role_session_caller(host.access_key, LOCAL_SECRET_KEY, role_arn, host.spec.name, statements))
+        self.function_urls = FunctionUrls(self._invoke_for_url, callers)
+        for url in self.deployment.function_urls.values():
+            self.function_urls.add(url)
+        self.endpoint.add_path_route(FUNCTION_URL_PATH, self.function_urls)
+
+    def _invoke_for_url(self, name: str, event: dict[str, Any]) -> tuple[Any, Mapping[str, Any] | None]:
+        """A function URL request's invocation of a stack function (the synchronous Invoke the endpoint answers)."""
+        invocation = self.invoke(name, event)
+        return invocation.result, invocation.error
 
     def _record(self, calls: list[AwsCall]) -> None:
         if not self.settings.record_calls:

@@ -5,8 +5,10 @@ behind the endpoint) from the template's own properties: buckets (versioning, Ev
 lifecycle), queues (visibility timeout, retention, redrive), topics and subscriptions, EventBridge rules and
 their targets, the DynamoDB table, the Glue database, tables and views, the Athena workgroup and named queries.
 Lambda functions and their SQS event source mappings become `FunctionSpec`s and `EventSourceMapping`s for the
-event runner. Everything else (IAM, KMS, logs, alarms, dashboards, schedules, CDK's helper functions) gets a
-name and an ARN, so references to it resolve, and is listed in `Deployment.not_provisioned` with the reason.
+event runner; function URLs (with the function's InvokeFunctionUrl permissions as their resource policy) become
+`FunctionUrlConfig`s the endpoint serves at their local URL, which is what Fn::GetAtt <Url>.FunctionUrl resolves
+to. Everything else (IAM, KMS, logs, alarms, dashboards, schedules, CDK's helper functions) gets a name and an ARN,
+so references to it resolve, and is listed in `Deployment.not_provisioned` with the reason.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.function_urls import INVOKE_ACTION, FunctionUrlConfig, local_function_url, url_id_for
 from sandbox.stack.template import Resolver, readable_name
 
 # Resource types the local stack does not create, and why.
@@ -33,6 +36,7 @@ NOT_PROVISIONED = {
     "AWS::CloudWatch::Dashboard": "no CloudWatch locally",
     "AWS::Scheduler::Schedule": "the digest runs on demand locally (`modlake digest`)",
     "AWS::Lambda::EventInvokeConfig": "local invocations are synchronous",
+    "AWS::Lambda::Permission": "only InvokeFunctionUrl permissions apply locally: as function URL resource policies",
     "Custom::S3AutoDeleteObjects": "the local endpoint keeps state in memory only",
     **{
         f"AWS::QuickSight::{kind}": "no QuickSight locally: `modlake dashboard` draws the same dashboard from the views"
@@ -93,6 +97,7 @@ class Deployment:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     event_source_mappings: list[EventSourceMapping] = field(default_factory=list)
     scheduled_targets: list[ScheduledTarget] = field(default_factory=list)
+    function_urls: dict[str, FunctionUrlConfig] = field(default_factory=dict)
     not_provisioned: dict[str, str] = field(default_factory=dict)
 
     def physical_id(self, logical_id: str) -> str:
@@ -182,6 +187,7 @@ class Provisioner:
             ("AWS::Athena::NamedQuery", self._named_query),
             ("AWS::Lambda::Function", self._function),
             ("AWS::Lambda::EventSourceMapping", self._event_source_mapping),
+            ("AWS::Lambda::Url", self._function_url),
         ]
         handled = {resource_type for resource_type, _ in creators}
         for resource_type, create in creators:
@@ -235,6 +241,8 @@ class Provisioner:
                 return key_id, {"Arn": f"arn:aws:kms:{region}:{account}:key/{key_id}", "KeyId": key_id}
             case "AWS::Lambda::Function":
                 return name, {"Arn": f"arn:aws:lambda:{region}:{account}:function:{name}"}
+            case "AWS::Lambda::Url":  # Ref and FunctionArn name the target function: set once it is provisioned
+                return name, {"FunctionUrl": local_function_url(self._endpoint_url, url_id_for(account, region, name))}
             case "AWS::Logs::LogGroup":
                 return name, {"Arn": f"arn:aws:logs:{region}:{account}:log-group:{name}:*"}
             case "AWS::Events::Rule":
@@ -418,6 +426,49 @@ class Provisioner:
             role_logical_id=role,
             arn=self._resolver.get_att(logical_id, "Arn"),
         )
+
+    def _function_url(self, logical_id: str, properties: Mapping[str, Any]) -> None:
+        props = self._resolved(properties)
+        target = str(props["TargetFunctionArn"])
+        spec = next((f for f in self._deployment.functions.values() if target in (f.arn, f.name)), None)
+        if spec is None:
+            self._deployment.not_provisioned[logical_id] = f"its function {target} is not provisioned locally"
+            return
+        assert self._resolver.refs is not None and self._resolver.attributes is not None
+        self._resolver.refs[logical_id] = spec.arn  # Ref on AWS::Lambda::Url returns the function's ARN
+        self._resolver.attributes[(logical_id, "FunctionArn")] = spec.arn
+        url = self._resolver.get_att(logical_id, "FunctionUrl")
+        self._deployment.function_urls[logical_id] = FunctionUrlConfig(
+            url_id=url.rstrip("/").rsplit("/", 1)[1],
+            function_name=spec.name,
+            function_arn=spec.arn,
+            auth_type=str(props["AuthType"]),
+            region=self._region,
+            account=self._account,
+            cors=props.get("Cors", {}),
+            resource_statements=tuple(self._url_permissions(spec)),
+        )
+
+    def _url_permissions(self, spec: FunctionSpec) -> list[dict[str, Any]]:
+        """The function's AWS::Lambda::Permission resources for lambda:InvokeFunctionUrl, as policy statements."""
+        statements = []
+        for resource in self._resources.values():
+            if resource["Type"] != "AWS::Lambda::Permission":
+                continue
+            props = self._resolved(resource.get("Properties", {}))
+            if props.get("Action") != INVOKE_ACTION or str(props.get("FunctionName")) not in (spec.arn, spec.name):
+                continue
+            statement: dict[str, Any] = {
+                "Effect": "Allow",
+                "Principal": props["Principal"],
+                "Action": INVOKE_ACTION,
+                "Resource": spec.arn,
+            }
+            if "FunctionUrlAuthType" in props:
+                auth_type = props["FunctionUrlAuthType"]
+                statement["Condition"] = {"StringEquals": {"lambda:FunctionUrlAuthType": auth_type}}
+            statements.append(statement)
+        return statements
 
     def _event_source_mapping(self, logical_id: str, properties: Mapping[str, Any]) -> None:
         source = properties["EventSourceArn"]["Fn::GetAtt"][0]

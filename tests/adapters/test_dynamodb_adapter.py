@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import boto3
@@ -15,12 +15,13 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from functions.common.adapters.clients import error_code
-from functions.common.adapters.dynamodb import WAIT_LANE, DynamoVideoStore, label_chunk_item
+from functions.common.adapters.dynamodb import REVIEW_LANE, WAIT_LANE, DynamoVideoStore, label_chunk_item
 from functions.common.adapters.retryable import is_transient
 from functions.common.errors import WriteIncomplete
 from functions.common.flagging import DetectionClassifier, FlagPolicy
 from functions.common.models import (
     CollectCheckpoint,
+    VerdictKind,
     VideoMetadata,
     VideoRecord,
     VideoRef,
@@ -38,7 +39,8 @@ from functions.common.table_design import (
     create_table_request,
     video_pk,
 )
-from tests.helpers import NOW, flagged_run, video
+from functions.common.verdicts import Verdict, VerdictRequest
+from tests.helpers import NOW, detection, flagged_run, video
 
 TABLE = "modlake-test-videos"
 HOUR = timedelta(hours=1)
@@ -553,3 +555,113 @@ def test_refusals_and_bugs_are_not_transient(error: Exception) -> None:
     # When it is classified
     # Then it is final (PermanentFailure)
     assert not is_transient(error)
+
+
+# --- reviewers' verdicts and the review queue ------------------------------------------------------------------------
+REVIEWER = "arn:aws:sts::123456789012:assumed-role/Reviewers/ana"
+
+
+def flagged_video(store: DynamoVideoStore, key: str, completed_at: datetime, *, flagged: bool = True) -> VideoRecord:
+    """A video collected at completed_at whose strongest flagging detection is Violence at 95 (Alcohol flags at 85)."""
+    clip = video(key)
+    assert store.mark_in_progress(clip, f"job-{key}", 50.0, completed_at - HOUR)
+    summary = VideoSummary()
+    raws = [detection(0, "Alcohol", confidence=85.0), detection(500, "Violence", confidence=95.0)]
+    DetectionClassifier(FlagPolicy()).classify(raws if flagged else [detection(0, "Alcohol", confidence=60.0)], summary)
+    record = store.get(clip.video_id)
+    assert record is not None
+    done = store.complete(
+        record, VideoStatus.SUCCEEDED, reason=None, summary=summary, metadata=None, model_version="7.0",
+        completed_at=completed_at, now=completed_at,
+    )  # fmt: skip
+    assert done
+    settled = store.get(clip.video_id)
+    assert settled is not None
+    return settled
+
+
+def verdict_on(record: VideoRecord, kind: VerdictKind, at: datetime, **fields: str) -> Verdict:
+    return Verdict.of(record, VerdictRequest(kind, **fields), REVIEWER, at)
+
+
+def test_flagged_results_enter_the_review_queue_oldest_first_and_others_do_not(store: DynamoVideoStore) -> None:
+    # Given two flagged videos collected an hour apart (the later one first), and one clean video
+    later = flagged_video(store, "later.mp4", NOW + HOUR)
+    earlier = flagged_video(store, "earlier.mp4", NOW)
+    flagged_video(store, "clean.mp4", NOW - HOUR, flagged=False)
+    # When the review queue is read
+    queue = store.review_queue(10)
+    # Then it holds the flagged ones, oldest flag first, each with the top category a review records
+    assert [r.video_id for r in queue] == [earlier.video_id, later.video_id]
+    assert all(r.awaiting_review for r in queue)
+    assert [(r.summary.top_category, r.summary.top_confidence) for r in queue if r.summary] == [("Violence", 95.0)] * 2
+    assert [r.video_id for r in store.review_queue(1)] == [earlier.video_id]
+
+
+def test_a_deleted_video_leaves_the_review_queue(store: DynamoVideoStore) -> None:
+    # Given a flagged video awaiting review
+    record = flagged_video(store, "gone.mp4", NOW)
+    # When it is deleted / Then nothing is left to review
+    assert store.mark_deleted(record, NOW + HOUR)
+    assert store.review_queue(10) == []
+    stored = store.get(record.video_id)
+    assert stored is not None and not stored.awaiting_review
+
+
+def test_a_verdict_is_written_once_and_a_replay_is_a_no_op(store: DynamoVideoStore) -> None:
+    # Given a flagged video and a verdict on it
+    record = flagged_video(store, "clip.mp4", NOW)
+    verdict = verdict_on(
+        record, VerdictKind.OVERTURNED, NOW + HOUR, category="Violence", note="a film", request_id="req-00000001"
+    )
+    # When the verdict is written twice (a retried request that got to the same key)
+    first, replay = store.add_verdict(verdict), store.add_verdict(verdict)
+    # Then the first write adds the history item, the second changes nothing
+    assert (first, replay) == (True, False)
+    assert store.verdicts(record.video_id) == [verdict]
+    assert store.find_verdict(record.video_id, verdict.verdict_id) == verdict
+    assert store.find_verdict(record.video_id, "0" * 32) is None
+    # And the item sits under the video's key, its sort key giving time order and the verdict id
+    items = store.dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+        ExpressionAttributeValues={":pk": {"S": video_pk(record.video_id)}, ":v": {"S": "VERDICT#"}},
+    )["Items"]
+    assert [item[SORT_KEY]["S"] for item in items] == [f"VERDICT#2026-11-20T11:30:00.000Z#{verdict.verdict_id}"]
+    assert items[0]["reviewer"] == {"S": REVIEWER} and items[0]["max_confidence"] == {"N": "95.0"}
+
+
+def test_the_latest_verdict_is_the_newest_even_when_verdicts_arrive_out_of_order(store: DynamoVideoStore) -> None:
+    # Given a flagged video in the review queue, a verdict recorded at 12:30 and one recorded earlier, at 11:30
+    record = flagged_video(store, "clip.mp4", NOW)
+    newer = verdict_on(record, VerdictKind.CONFIRMED, NOW + 2 * HOUR)
+    older = verdict_on(record, VerdictKind.OVERTURNED, NOW + HOUR, category="Alcohol")
+    # When the newer is applied first, then the older
+    assert store.add_verdict(newer) and store.apply_verdict(newer)
+    assert store.add_verdict(older)
+    applied_older = store.apply_verdict(older)
+    # Then the older one is history only: the summary's latest verdict stays the newer, and the video left the queue
+    assert not applied_older
+    stored = store.get(record.video_id)
+    assert stored is not None and stored.latest_verdict == newer.latest
+    assert not stored.awaiting_review and store.review_queue(10) == []
+    assert (
+        REVIEW_LANE
+        not in store.dynamodb.get_item(
+            TableName=TABLE, Key={PARTITION_KEY: {"S": video_pk(record.video_id)}, SORT_KEY: {"S": SUMMARY_SK}}
+        )["Item"]
+    )
+    # And the history holds both, oldest first; applying the newer again (a replay) changes nothing
+    assert store.verdicts(record.video_id) == [older, newer]
+    assert store.apply_verdict(newer)
+    again = store.get(record.video_id)
+    assert again is not None and again.latest_verdict == newer.latest
+
+
+def test_a_verdict_on_a_video_without_a_summary_is_not_applied(store: DynamoVideoStore) -> None:
+    # Given a verdict for a video id the table has no summary for
+    record = flagged_video(store, "clip.mp4", NOW)
+    stranger = replace(verdict_on(record, VerdictKind.CONFIRMED, NOW), video_id="f" * 32)
+    # When it is applied / Then nothing is created
+    assert not store.apply_verdict(stranger)
+    assert store.get("f" * 32) is None

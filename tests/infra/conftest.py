@@ -78,3 +78,21 @@ def alerts(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         alert_slack_workspace_id=SLACK_WORKSPACE_ID,
         alert_slack_channel_id=SLACK_CHANNEL_ID,
     )
+
+
+# Quarantine deny, exempting a reviewers' role and an auditor user from the read deny on flagged versions.
+QUARANTINE_EXEMPT = [
+    "arn:aws:iam::123456789012:role/trust-and-safety-reviewers",
+    "arn:aws:iam::123456789012:user/auditor",
+]
+
+
+@pytest.fixture(scope="session")
+def quarantine(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The dev stack (same stage and region as `dev`, so the two templates compare) with quarantine deny."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-quarantine"),
+        region="us-east-1",
+        quarantine="deny",
+        quarantine_exempt_principals=QUARANTINE_EXEMPT,
+    )

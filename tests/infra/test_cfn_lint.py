@@ -12,7 +12,7 @@ from tests.infra.synth import Synth
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("synth_name", ["dev", "prod", "spice", "alerts"])
+@pytest.mark.parametrize("synth_name", ["dev", "prod", "spice", "alerts", "quarantine"])
 def test_cfn_lint_is_clean(synth_name: str, request: pytest.FixtureRequest) -> None:
     # Given a synthesized template
     synth: Synth = request.getfixturevalue(synth_name)

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from functions.common.settings import BackfillSettings, CollectSettings, DigestSettings, EnvSettings, StartSettings
+from functions.common.settings import (
+    BackfillSettings,
+    CollectSettings,
+    DigestSettings,
+    EnvSettings,
+    ReviewSettings,
+    StartSettings,
+)
 from tests.infra.synth import Synth, render
 
 pytestmark = pytest.mark.slow
@@ -17,11 +24,12 @@ SETTINGS: dict[str, type[EnvSettings]] = {
     "collect_results": CollectSettings,
     "send_digest": DigestSettings,
     "queue_backfill": BackfillSettings,
+    "review_api": ReviewSettings,
 }
 
 
 @pytest.mark.parametrize("folder", SETTINGS)
-@pytest.mark.parametrize("synth_name", ["dev", "prod"])
+@pytest.mark.parametrize("synth_name", ["dev", "prod", "quarantine"])
 def test_environment_is_exactly_the_settings_fields_plus_powertools(
     folder: str, synth_name: str, request: pytest.FixtureRequest
 ) -> None:
@@ -29,8 +37,10 @@ def test_environment_is_exactly_the_settings_fields_plus_powertools(
     synth: Synth = request.getfixturevalue(synth_name)
     _, function = synth.function(folder)
     environment = function["Properties"]["Environment"]["Variables"]
-    # Then its variables are the settings' keys plus Powertools', and the settings class parses them
-    assert set(environment) == set(SETTINGS[folder].env_keys()) | POWERTOOLS_KEYS
+    # Then its variables are the settings' keys plus Powertools' (and those of features the context turns on, whose
+    # settings fields have a default: tests/infra/test_quarantine.py checks when), and the settings class parses them
+    optional = set(SETTINGS[folder].optional_env_keys())
+    assert set(environment) - optional == set(SETTINGS[folder].env_keys()) | POWERTOOLS_KEYS
     assert environment["POWERTOOLS_SERVICE_NAME"] == folder
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "modlake"
     SETTINGS[folder].from_env({key: render(value) for key, value in environment.items()})

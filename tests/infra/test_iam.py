@@ -365,6 +365,7 @@ TABLE_ACCESS = {
     "collect_results": ({"GetItem", "UpdateItem", "BatchWriteItem"}, VIDEO_KEYS, {"by_job", "waiting"}),
     "queue_backfill": ({"GetItem", "UpdateItem"}, VIDEO_KEYS, set()),
     "send_digest": ({"GetItem", "PutItem", "UpdateItem", "DeleteItem"}, DIGEST_KEYS, set()),
+    "review_api": ({"GetItem", "Query", "PutItem", "UpdateItem"}, VIDEO_KEYS, {"by_object", "review_queue"}),
 }
 
 

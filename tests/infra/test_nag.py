@@ -20,7 +20,7 @@ def _findings(report: PolicyValidationPluginReport) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("synth_name", ["dev", "prod", "spice", "alerts"])
+@pytest.mark.parametrize("synth_name", ["dev", "prod", "spice", "alerts", "quarantine"])
 def test_the_stack_has_no_unacknowledged_findings(synth_name: str, request: pytest.FixtureRequest) -> None:
     # Given a synthesized stack
     synth: Synth = request.getfixturevalue(synth_name)

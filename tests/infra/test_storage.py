@@ -182,6 +182,8 @@ def test_outputs_name_what_operators_need(dev: Synth) -> None:
         "DashboardName",
         "BackfillFunctionArn",
         "BatchOperationsRoleArn",
+        "ReviewApiUrl",
+        "ReviewApiFunctionName",
         "RekognitionPricePerMinute",
         "ModerationRules",
     }

@@ -7,6 +7,7 @@ Lambda provides (the layers and the runtime's SDK), as in a deployed function.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import pkgutil
@@ -30,7 +31,10 @@ def placeholder_environment() -> dict[str, str]:
             hints = typing.get_type_hints(value)
             for field in fields(value):  # type: ignore[arg-type]
                 kind = typing.get_origin(hints[field.name]) or hints[field.name]
-                environment[field.name.upper()] = by_type.get(kind, "placeholder")
+                if isinstance(kind, type) and issubclass(kind, enum.Enum):  # e.g. QuarantineMode: one of its values
+                    environment[field.name.upper()] = str(next(iter(kind)).value)
+                else:
+                    environment[field.name.upper()] = by_type.get(kind, "placeholder")
     return {**environment, "DIGEST_TIMEZONE": "UTC"}  # a zone the settings can load
 
 

@@ -12,9 +12,11 @@ import pytest
 
 from functions.collect_results.logic import CollectOutcome
 from functions.common.flagging import DetectionClassifier, FlagPolicy
-from functions.common.lake import LakeWriter, label_rows, read_parquet, table_from_rows, video_row
-from functions.common.models import ContentType, VideoMetadata, VideoRecord, VideoStatus, VideoSummary
-from glue import LABELS, TABLES, VIDEOS, Column, TableSpec
+from functions.common.lake import LakeWriter, label_rows, read_parquet, table_from_rows, verdict_row, video_row
+from functions.common.models import ContentType, VerdictKind, VideoMetadata, VideoRecord, VideoStatus, VideoSummary
+from functions.common.verdicts import Verdict, VerdictRequest
+from functions.review_api.logic import ReviewDeps, record_verdict
+from glue import LABELS, TABLES, VERDICTS, VIDEOS, Column, TableSpec
 from glue.arrow import arrow_schema, arrow_type, catalog_arrow_schema
 from glue.catalog import table_input
 from sandbox.athena.projection import projection_of
@@ -95,10 +97,30 @@ def _skipped_video_row() -> dict[str, Any]:
     )
 
 
+def _verdict_rows() -> list[dict[str, Any]]:
+    record = _record()
+    summary = VideoSummary()
+    DetectionClassifier(FlagPolicy()).classify(
+        [detection(1_000, "Weapons", "Violence", 2, confidence=91.123456)], summary
+    )
+    record.summary = summary
+    note = "Kitchen knife in a cooking video — not a weapon threat. ✓"
+    request = VerdictRequest(VerdictKind.OVERTURNED, "Violence", note, "req-0001-abcd")
+    reviewer = "arn:aws:sts::123456789012:assumed-role/Reviewers/ana"
+    overturned = Verdict.of(record, request, reviewer, COMPLETED)
+    confirmed = Verdict.of(record, VerdictRequest(VerdictKind.CONFIRMED), reviewer, COMPLETED)  # no category, no note
+    return [verdict_row(overturned, record), verdict_row(confirmed, record)]
+
+
 @pytest.mark.parametrize(
     ("spec", "build"),
-    [(LABELS, _label_rows), (VIDEOS, lambda: [_succeeded_video_row()]), (VIDEOS, lambda: [_skipped_video_row()])],
-    ids=["labels", "succeeded-video", "skipped-video"],
+    [
+        (LABELS, _label_rows),
+        (VIDEOS, lambda: [_succeeded_video_row()]),
+        (VIDEOS, lambda: [_skipped_video_row()]),
+        (VERDICTS, _verdict_rows),
+    ],
+    ids=["labels", "succeeded-video", "skipped-video", "verdicts"],
 )
 def test_rows_the_collector_builds_read_back_from_parquet_unchanged(
     spec: TableSpec, build: Callable[[], list[dict[str, Any]]]
@@ -119,12 +141,26 @@ def _catalog_columns(glue_columns: list[dict[str, str]]) -> list[Column]:
     return [Column(c["Name"], c["Type"], c.get("Comment", "")) for c in glue_columns]
 
 
+def _pipeline_objects() -> InMemoryObjects:
+    """The lake after the collector wrote a flagged job completed at NOW and a reviewer recorded a verdict at NOW."""
+    lake = InMemoryObjects()
+    deps = fake_collect_deps(lake)
+    clip = video()
+    outcome = collect_finished_job(
+        deps, clip, "job-9", [*flagged_run(7), detection(4_000, "Violence", confidence=95)], NOW
+    )
+    assert outcome is CollectOutcome.SUCCEEDED
+    context = {"authorizer": {"iam": {"userArn": "arn:aws:iam::123456789012:user/reviewer"}}}
+    review = ReviewDeps(store=deps.store, lake=deps.lake, clock=lambda: NOW)
+    assert record_verdict(clip.video_id, '{"verdict": "confirmed"}', context, review).status == 201
+    return lake
+
+
 @pytest.mark.parametrize("spec", TABLES, ids=lambda spec: spec.name)
 def test_the_glue_table_reads_the_collectors_objects_column_for_column(spec: TableSpec) -> None:
-    # Given the objects the collector wrote for a job completed at NOW, and the Glue table the stack deploys
-    lake = InMemoryObjects()
-    outcome = collect_finished_job(fake_collect_deps(lake), video(), "job-9", flagged_run(7), NOW)
-    assert outcome is CollectOutcome.SUCCEEDED
+    # Given the objects the collector (and, for verdicts, the review API) wrote at NOW, and the Glue table the stack
+    # deploys
+    lake = _pipeline_objects()
     [key] = lake.keys(spec.prefix)
     table = table_input(spec, LAKE)
     columns = _catalog_columns(table["StorageDescriptor"]["Columns"])

@@ -1,4 +1,4 @@
-"""DynamoDB adapter: video summaries with conditional state changes, and labels in batched writes."""
+"""DynamoDB adapter: video summaries with conditional state changes, labels in batched writes, reviewers' verdicts."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from functions.common.errors import ReadIncomplete, WriteIncomplete
 from functions.common.models import (
     CollectCheckpoint,
     Detection,
+    LatestVerdict,
     VideoMetadata,
     VideoRecord,
     VideoRef,
@@ -29,22 +30,29 @@ from functions.common.models import (
     partition_date,
 )
 from functions.common.table_design import (
+    AWAITING_REVIEW,
     BY_JOB,
     BY_OBJECT,
     BY_STATUS,
     LABEL_SK_PREFIX,
     LABELS_PER_ITEM,
     PARTITION_KEY,
+    REVIEW_QUEUE,
     SORT_KEY,
     SUMMARY_SK,
+    VERDICT_SK_PREFIX,
     WAITING,
     label_chunk_sk,
+    verdict_sk,
     video_pk,
 )
+from functions.common.verdicts import Verdict
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_GET_KEYS = 100  # BatchGetItem's limit
 WAIT_LANE = "wait_lane"  # set only while a video is QUEUED: its lane in the waiting index
+REVIEW_LANE = REVIEW_QUEUE.partition_key  # set only while a flagged video awaits its first verdict
+LATEST_VERDICT = "latest_verdict"
 WAIT_LANES = (VideoSource.UPLOAD, VideoSource.BACKFILL)  # the order slots are given out in
 MAX_BATCH_ATTEMPTS = 8
 _CHECKPOINT_FIELDS = (
@@ -140,6 +148,8 @@ def _record(item: dict[str, Any]) -> VideoRecord:
         deleted_at=parse_time(data["deleted_at"]) if data.get("deleted_at") else None,
         checkpoint=checkpoint,
         claimed_at=parse_time(data["kicked_at"]) if data.get("kicked_at") else None,
+        awaiting_review=data.get(REVIEW_LANE) == AWAITING_REVIEW,
+        latest_verdict=LatestVerdict.from_json(data[LATEST_VERDICT]) if LATEST_VERDICT in data else None,
     )
 
 
@@ -438,8 +448,11 @@ class DynamoVideoStore:
                 "completed_at": iso(completed_at),
                 "dt": partition_date(completed_at),
                 "flagged_day": partition_date(completed_at) if flagged else None,
+                # A flagged result waits for a reviewer's verdict (a video deleted meanwhile has nothing to review).
+                REVIEW_LANE: AWAITING_REVIEW if flagged and final is VideoStatus.SUCCEEDED else None,
             }
-            | (summary.columns() if summary else {})  # a failed job has no summary attributes
+            # A failed job has no summary attributes; the item also keeps the top category a review records.
+            | ({"flagged": summary.flagged} | summary.to_json() if summary else {})
             | (metadata.columns() if metadata else {})
         )
         if final is not record.status:
@@ -465,7 +478,69 @@ class DynamoVideoStore:
             sets,
             "attribute_exists(pk) AND #status <> :deleted",
             {":deleted": str(VideoStatus.DELETED)},
-            removes=(WAIT_LANE,),
+            removes=(WAIT_LANE, REVIEW_LANE),
+        )
+
+    # --- reviewers' verdicts -----------------------------------------------------------------------------------
+    def review_queue(self, limit: int) -> list[VideoRecord]:
+        """Flagged videos awaiting a verdict, oldest flag first (the sparse review_queue index)."""
+        return self._query_index(REVIEW_QUEUE.name, REVIEW_QUEUE.partition_key, AWAITING_REVIEW, limit=limit)
+
+    def verdicts(self, video_id: str) -> list[Verdict]:
+        """A video's verdict history in time order (its sort keys begin with the recording time)."""
+        return self._verdicts(video_id)
+
+    def find_verdict(self, video_id: str, verdict_id: str) -> Verdict | None:
+        found = self._verdicts(video_id, verdict_id)
+        return found[0] if found else None
+
+    def _verdicts(self, video_id: str, verdict_id: str | None = None) -> list[Verdict]:
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": _serialize({":pk": video_pk(video_id), ":prefix": VERDICT_SK_PREFIX}),
+            "ConsistentRead": True,  # a replay right after its first try must find the verdict
+        }
+        if verdict_id is not None:
+            args["FilterExpression"] = "verdict_id = :id"
+            args["ExpressionAttributeValues"] |= _serialize({":id": verdict_id})
+        found: list[Verdict] = []
+        while True:
+            response = self.dynamodb.query(**args)
+            found.extend(Verdict.from_json(_deserialize(item)) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return found
+            args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def add_verdict(self, verdict: Verdict) -> bool:
+        """PutItem of the history item only if its key is new: the same verdict written twice is one item."""
+        item = {
+            PARTITION_KEY: video_pk(verdict.video_id),
+            SORT_KEY: verdict_sk(iso(verdict.recorded_at), verdict.verdict_id),
+        } | verdict.to_json()
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table, Item=_serialize(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def apply_verdict(self, verdict: Verdict) -> bool:
+        """The summary's latest_verdict becomes this one unless a newer one is (verdicts recorded out of order keep
+        the newest), and the video leaves the review queue."""
+        latest = verdict.latest
+        # False only when the summary is gone or a newer verdict is the latest, which took the video off the queue.
+        return self._update(
+            verdict.video_id,
+            {LATEST_VERDICT: latest.to_json()},
+            "attribute_exists(#status) AND (attribute_not_exists(latest_verdict)"
+            " OR latest_verdict.recorded_at < :at"
+            " OR (latest_verdict.recorded_at = :at AND latest_verdict.verdict_id <= :id))",
+            {":at": iso(latest.recorded_at), ":id": latest.verdict_id},
+            removes=(REVIEW_LANE,),
         )
 
     # --- labels --------------------------------------------------------------------------------

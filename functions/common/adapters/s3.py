@@ -1,4 +1,4 @@
-"""S3 adapters: the media bucket (read-only) and the analytics lake bucket."""
+"""S3 adapters: the media bucket (read, and the quarantine's moderation tag) and the analytics lake bucket."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.common.adapters.clients import error_code
-from functions.common.models import ObjectInfo, VideoRef
+from functions.common.models import MAX_OBJECT_TAGS, ObjectInfo, TagWrite, VideoRef
 
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
 _PAST_THE_END = {"InvalidRange", "416"}  # a Range starting at or past the object's end (HTTP 416)
@@ -58,6 +58,28 @@ class S3MediaObjects:
                 return b""
             raise
         return bytes(response["Body"].read())
+
+    def put_tag(self, video: VideoRef, key: str, value: str) -> TagWrite:
+        """GetObjectTagging then PutObjectTagging of the exact version, the other tags kept (S3 replaces the whole
+        set). Another writer's change between the two calls can be lost: S3 has no conditional tagging."""
+        try:
+            current = self.s3.get_object_tagging(Bucket=video.bucket, Key=video.key, **_version_args(video))["TagSet"]
+            if {"Key": key, "Value": value} in current:
+                return TagWrite.UNCHANGED
+            others = [tag for tag in current if tag["Key"] != key]
+            if len(others) >= MAX_OBJECT_TAGS:
+                return TagWrite.NO_ROOM
+            self.s3.put_object_tagging(
+                Bucket=video.bucket,
+                Key=video.key,
+                Tagging={"TagSet": [*others, {"Key": key, "Value": value}]},
+                **_version_args(video),
+            )
+        except ClientError as error:
+            if error_code(error) in _NOT_FOUND:
+                return TagWrite.MISSING
+            raise
+        return TagWrite.WRITTEN
 
 
 class S3LakeObjects:

@@ -5,7 +5,8 @@ caller) make is mapped below to what IAM authorizes: an action, a resource ARN a
 supplies. A call without a mapping is a Denial, never a pass, so a new call in a handler fails until it is mapped.
 
 Policies are evaluated as IAM evaluates identity policies: an explicit Deny wins, else some Allow must match,
-else the call is implicitly denied.
+else the call is implicitly denied. The evaluator itself (`Permission`, `is_allowed`, conditions, wildcards) lives in
+sandbox/iam.py, where the endpoint uses it for function URLs; it is re-exported here.
 
 The inverse is measured too (`role_grants`, `used_grants`, `judge`): every action × resource pattern × conditions a
 role's Allow statements grant, wildcard actions expanded, and which of them no recorded call of that role needed.
@@ -17,13 +18,32 @@ import re
 import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sandbox.iam import (  # noqa: F401 (re-exported: tests import the evaluator from here)
+    _OPERATORS,
+    _SET_PREFIXES,
+    Permission,
+    _applies,
+    _arn_like,
+    _bool_equals,
+    _condition_holds,
+    _conditions,
+    _equals,
+    _label,
+    _like,
+    _operator,
+    _refusal,
+    _refusal_of,
+    _request_values,
+    _strings,
+    _wildcard,
+    is_allowed,
+)
 from sandbox.stack.calls import AwsCall
 from sandbox.stack.template import LOCAL_PARTITION
 
@@ -34,32 +54,6 @@ _NO_NAMES: Mapping[str, str] = MappingProxyType({})
 _IAM_PREFIX = {"sesv2": "ses"}  # IAM uses the service's signing name, not botocore's service name
 _AWS_QUEUE_HOST = re.compile(r"^(?:sqs\.([a-z0-9-]+)\.amazonaws\.com|([a-z0-9-]+)\.queue\.amazonaws\.com)$")
 _KEY_EQUALITY = re.compile(r"^([#:]?[\w.-]+)\s*=\s*([#:]?[\w.-]+)$")
-
-
-@dataclass(frozen=True)
-class Permission:
-    """What IAM must allow for (part of) a call: an action on a resource, given the condition keys the call supplies.
-
-    `alternatives` are permissions that each suffice instead of this one (SES authorizes a sender through its
-    address identity OR its domain identity). `unknown` names condition keys the call does carry but whose values
-    could not be worked out (a table missing from `partition_keys`): an Allow conditioned on one of them is not
-    trusted to match, a Deny conditioned on one is assumed to apply.
-    """
-
-    action: str
-    resource: str
-    context: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
-    alternatives: tuple[Permission, ...] = ()
-    unknown: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        """`action on resource [key=values]`, with any alternatives joined by "or"."""
-        text = f"{self.action} on {self.resource}"
-        keys = [f"{key}={','.join(values)}" for key, values in self.context.items()]
-        keys += [f"{key}=<unknown>" for key in self.unknown]
-        if keys:
-            text += f" [{'; '.join(keys)}]"
-        return " or ".join([text, *(alternative.describe() for alternative in self.alternatives)])
 
 
 @dataclass(frozen=True)
@@ -80,168 +74,6 @@ class Denial:
 
 class UnmappedCall(Exception):
     """The permissions a call needs cannot be worked out (no mapping, or a parameter the mapping needs is missing)."""
-
-
-# --- evaluating policy statements ----------------------------------------------------------------------------------
-@lru_cache(maxsize=2048)
-def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
-    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
-
-
-def _like(value: str, pattern: str, *, ignore_case: bool = False) -> bool:
-    return _wildcard(pattern, ignore_case).fullmatch(value) is not None
-
-
-def _arn_like(value: str, pattern: str) -> bool:
-    """IAM's ArnEquals/ArnLike: the six colon-separated parts compared one by one, each with wildcards."""
-    parts, pattern_parts = value.split(":", 5), pattern.split(":", 5)
-    return len(parts) == len(pattern_parts) == 6 and all(map(_like, parts, pattern_parts))
-
-
-def _equals(value: str, expected: str) -> bool:
-    return value == expected
-
-
-def _bool_equals(value: str, expected: str) -> bool:
-    return value.lower() == expected.lower()
-
-
-# Condition operator → (does one request value match one policy value, is the operator negated).
-_OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
-    "StringEquals": (_equals, False),
-    "StringNotEquals": (_equals, True),
-    "StringLike": (_like, False),
-    "StringNotLike": (_like, True),
-    "ArnEquals": (_arn_like, False),
-    "ArnLike": (_arn_like, False),
-    "Bool": (_bool_equals, False),
-}
-_SET_PREFIXES = ("", "ForAllValues", "ForAnyValue")
-
-
-def _strings(value: Any, where: str) -> list[str]:
-    """A policy element's values: IAM takes one value or a list of them (unresolved intrinsics are an error)."""
-    values = value if isinstance(value, list) else [value]
-    if not all(isinstance(item, str | bool | int | float) for item in values):
-        raise ValueError(f"{where} holds {value!r}, which is not a string or list of strings (unresolved intrinsic?)")
-    return [str(item).lower() if isinstance(item, bool) else str(item) for item in values]
-
-
-def _operator(name: str) -> tuple[str, Callable[[str, str], bool], bool]:
-    prefix, _, base = name.rpartition(":")
-    if prefix not in _SET_PREFIXES or base not in _OPERATORS:
-        raise ValueError(
-            f"unsupported IAM condition operator {name!r}: tests/sandbox/stack/permissions.py evaluates "
-            f"{', '.join(_OPERATORS)}, optionally prefixed ForAllValues:/ForAnyValue:"
-        )
-    matches, negated = _OPERATORS[base]
-    return prefix, matches, negated
-
-
-def _conditions(statement: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
-    """(operator, key, policy values) for every condition of the statement, operators checked."""
-    block = statement.get("Condition", {})
-    if not isinstance(block, Mapping) or not all(isinstance(keys, Mapping) for keys in block.values()):
-        raise ValueError(f"malformed Condition block: {block!r}")
-    found = []
-    for operator, keys in block.items():
-        _operator(operator)
-        found += [(operator, key, _strings(values, f"Condition {operator} {key}")) for key, values in keys.items()]
-    return found
-
-
-def _request_values(permission: Permission, key: str) -> tuple[str, ...] | None:
-    """The call's values for a condition key (IAM compares key names case-insensitively); None when absent."""
-    for name, values in permission.context.items():
-        if name.lower() == key.lower():
-            return values
-    return None
-
-
-def _condition_holds(operator: str, key: str, expected: list[str], permission: Permission, effect: str) -> bool:
-    if any(name.lower() == key.lower() for name in permission.unknown):
-        return effect == "Deny"  # unprovable: an Allow does not apply, a Deny does
-    prefix, matches, negated = _operator(operator)
-    values = _request_values(permission, key) or ()
-
-    def satisfied(value: str) -> bool:
-        return any(matches(value, item) for item in expected) != negated
-
-    if prefix == "ForAllValues":
-        return all(satisfied(value) for value in values)  # vacuously true when the key is absent
-    if prefix == "ForAnyValue":
-        return any(satisfied(value) for value in values)  # false when the key is absent
-    if not values:
-        return negated  # an absent key matches nothing: StringEquals is false, StringNotEquals is true
-    found = any(matches(value, item) for value in values for item in expected)
-    return found != negated
-
-
-def _applies(statement: Mapping[str, Any], permission: Permission) -> bool:
-    """Whether the statement's action, resource and conditions all cover the permission."""
-    effect = statement.get("Effect")
-    if effect not in ("Allow", "Deny"):
-        raise ValueError(f"statement Effect must be Allow or Deny, not {effect!r}")
-    conditions = _conditions(statement)  # checked even when the statement does not apply to this permission
-    if ("Action" in statement) == ("NotAction" in statement):
-        raise ValueError(f"a statement needs exactly one of Action and NotAction: {statement!r}")
-    if ("Resource" in statement) == ("NotResource" in statement):
-        raise ValueError(f"a statement needs exactly one of Resource and NotResource: {statement!r}")
-    action_key = "Action" if "Action" in statement else "NotAction"
-    action_listed = any(
-        _like(permission.action, pattern, ignore_case=True) for pattern in _strings(statement[action_key], action_key)
-    )
-    resource_key = "Resource" if "Resource" in statement else "NotResource"
-    resource_listed = any(
-        _like(permission.resource, pattern) for pattern in _strings(statement[resource_key], resource_key)
-    )
-    if action_listed != (action_key == "Action") or resource_listed != (resource_key == "Resource"):
-        return False
-    return all(_condition_holds(op, key, values, permission, effect) for op, key, values in conditions)
-
-
-def _label(statement: Mapping[str, Any], index: int) -> str:
-    return f"statement {statement['Sid']!r}" if statement.get("Sid") else f"statement #{index}"
-
-
-def _refusal_of(statements: Sequence[Mapping[str, Any]], permission: Permission) -> str | None:
-    """Why IAM refuses this one permission (ignoring its alternatives), or None when it allows it."""
-    allowed = False
-    for index, statement in enumerate(statements):
-        if not _applies(statement, permission):
-            continue
-        if statement["Effect"] == "Deny":
-            return f"explicitly denied by {_label(statement, index)}"
-        allowed = True
-    if allowed:
-        return None
-    unconditional = [
-        _label(statement, index)
-        for index, statement in enumerate(statements)
-        if statement.get("Effect") == "Allow"
-        and statement.get("Condition")
-        and _applies({key: value for key, value in statement.items() if key != "Condition"}, permission)
-    ]
-    if unconditional:
-        return f"{', '.join(unconditional)} would allow it but for its Condition"
-    return "no Allow statement matches (implicit deny)"
-
-
-def _refusal(statements: Sequence[Mapping[str, Any]], permission: Permission) -> str | None:
-    """Why IAM refuses the permission and every alternative to it, or None when it allows one of them."""
-    reasons = []
-    for option in (permission, *permission.alternatives):
-        reason = _refusal_of(statements, option)
-        if reason is None:
-            return None
-        reasons.append(reason if not permission.alternatives else f"{option.resource}: {reason}")
-    return "; ".join(reasons)
-
-
-def is_allowed(statements: Sequence[Mapping[str, Any]], permission: Permission) -> bool:
-    """Whether identity-policy statements allow the permission (or one of its alternatives), as IAM decides."""
-    return _refusal(statements, permission) is None
 
 
 # --- mapping calls to permissions ----------------------------------------------------------------------------------
@@ -293,6 +125,17 @@ def _s3_read(request: _Request) -> list[Permission]:
     """GetObject and HeadObject: s3:GetObject, or s3:GetObjectVersion for a named version."""
     operation = "GetObjectVersion" if request.params.get("VersionId") else "GetObject"
     return request.on(_s3_object(request.param("Bucket"), request.param("Key")), operation)
+
+
+def _s3_tagging(operation: str) -> Mapper:
+    """GetObjectTagging and PutObjectTagging: s3:<Operation>, or s3:<Get|Put>ObjectVersionTagging for a named
+    version (the quarantine's moderation tag, functions/common/adapters/s3.py)."""
+
+    def mapper(request: _Request) -> list[Permission]:
+        versioned = operation.replace("Object", "ObjectVersion") if request.params.get("VersionId") else operation
+        return request.on(_s3_object(request.param("Bucket"), request.param("Key")), versioned)
+
+    return mapper
 
 
 def _s3_write(request: _Request) -> list[Permission]:
@@ -628,6 +471,8 @@ _MAPPERS: dict[tuple[str, str], Mapper] = {
     ("s3", "DeleteObject"): _s3_delete,
     ("s3", "DeleteObjects"): _s3_delete_many,
     ("s3", "CopyObject"): _s3_copy,
+    ("s3", "GetObjectTagging"): _s3_tagging("GetObjectTagging"),
+    ("s3", "PutObjectTagging"): _s3_tagging("PutObjectTagging"),
     ("s3", "ListObjectsV2"): _s3_list("ListBucket"),
     ("s3", "ListObjects"): _s3_list("ListBucket"),
     ("s3", "ListObjectVersions"): _s3_list("ListBucketVersions"),
@@ -735,6 +580,78 @@ def check_calls(
             if reason is not None:
                 denials.append(Denial(call, permission, reason))
     return denials
+
+
+# --- resource policies: a bucket policy's Principal, and what it conditions on -------------------------------------
+PRINCIPAL_ARN = "aws:PrincipalArn"
+EXISTING_OBJECT_TAG = "s3:ExistingObjectTag/"
+_ACCOUNT_ROOT = re.compile(r"^arn:[\w-]+:iam::(\d{12}):root$")
+
+
+def _account_of(principal_arn: str) -> str | None:
+    """The account of an IAM principal ARN (arn:<partition>:iam::<account>:role/… | user/… | root)."""
+    parts = principal_arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[2] in ("iam", "sts") and parts[4].isdigit() else None
+
+
+def _names_principal(block: Any, principal_arn: str) -> bool:
+    """Whether a Principal block names the caller: "*", {"AWS": "*"}, its own ARN, or its account (root ARN or id)."""
+    if block == "*":
+        return True
+    if not isinstance(block, Mapping):
+        raise ValueError(f"malformed Principal block: {block!r}")
+    account = _account_of(principal_arn)
+    for kind, values in block.items():
+        for value in _strings(values, f"Principal {kind}"):
+            root = _ACCOUNT_ROOT.match(value)
+            if value == principal_arn or (kind == "AWS" and value == "*"):
+                return True
+            if kind == "AWS" and account is not None and (value == account or (root and root.group(1) == account)):
+                return True
+    return False
+
+
+def principal_matches(statement: Mapping[str, Any], principal_arn: str) -> bool:
+    """Whether a resource-policy statement applies to the caller by its Principal or NotPrincipal."""
+    if ("Principal" in statement) == ("NotPrincipal" in statement):
+        raise ValueError(f"a resource-policy statement needs exactly one of Principal and NotPrincipal: {statement!r}")
+    if "Principal" in statement:
+        return _names_principal(statement["Principal"], principal_arn)
+    return not _names_principal(statement["NotPrincipal"], principal_arn)
+
+
+def object_tag_context(tags: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """The s3:ExistingObjectTag/<key> condition keys S3 supplies for a read of an object version with these tags."""
+    return {f"{EXISTING_OBJECT_TAG}{key}": (value,) for key, value in tags.items()}
+
+
+def resource_policy_refusal(
+    identity: Sequence[Mapping[str, Any]],
+    resource_policy: Sequence[Mapping[str, Any]],
+    permission: Permission,
+    principal_arn: str,
+) -> str | None:
+    """Why IAM refuses a principal's request in the resource's own account, or None when it allows it: an explicit
+    Deny in either policy wins, else an Allow in either suffices. The caller's aws:PrincipalArn is supplied (for a
+    role's session it is the role's ARN); the resource-policy statements that name the caller apply."""
+    if _request_values(permission, PRINCIPAL_ARN) is None:
+        permission = replace(permission, context={**permission.context, PRINCIPAL_ARN: (principal_arn,)})
+    applicable = [
+        {key: value for key, value in statement.items() if key not in ("Principal", "NotPrincipal")}
+        for statement in resource_policy
+        if principal_matches(statement, principal_arn)
+    ]
+    return _refusal([*identity, *applicable], permission)
+
+
+def is_allowed_with_resource_policy(
+    identity: Sequence[Mapping[str, Any]],
+    resource_policy: Sequence[Mapping[str, Any]],
+    permission: Permission,
+    principal_arn: str,
+) -> bool:
+    """Whether a same-account request is allowed by the caller's identity policy and the resource's policy together."""
+    return resource_policy_refusal(identity, resource_policy, permission, principal_arn) is None
 
 
 # --- the inverse: what the policies grant that no recorded call used --------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from functions.common.settings import BackfillSettings, CollectSettings, DigestSettings, StartSettings
+from functions.common.settings import BackfillSettings, CollectSettings, DigestSettings, ReviewSettings, StartSettings
 from sandbox.stack.local_stack import LocalStack, SandboxSettings
 
 # Template property → how the queue's attributes show it. Anything else in a queue's properties fails the test.
@@ -27,6 +27,7 @@ SETTINGS_BY_HANDLER = {
     "functions.collect_results.handler.handler": CollectSettings,
     "functions.send_digest.handler.handler": DigestSettings,
     "functions.queue_backfill.handler.handler": BackfillSettings,
+    "functions.review_api.handler.handler": ReviewSettings,
 }
 
 
@@ -160,7 +161,7 @@ def test_each_function_runs_with_exactly_its_templates_environment(stack: LocalS
         for logical_id, properties in _resources(stack, "AWS::Lambda::Function").items()
         if str(properties.get("Handler", "")).startswith("functions.")
     }
-    assert len(functions) == 4
+    assert len(functions) == len(SETTINGS_BY_HANDLER)
     for logical_id, properties in functions.items():
         # When the runner's host for it is looked up
         host = stack.runner.hosts[logical_id]

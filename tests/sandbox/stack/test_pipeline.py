@@ -5,20 +5,27 @@ against their IAM policies in the synthesized template."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
+from botocore.credentials import Credentials
 from typer.testing import Result
 
-from cli.videos import list_videos
+from cli.target import LOCAL_ACCESS_KEY
+from cli.videos import find_videos, list_videos
+from functions.common.adapters.clients import LOCAL_SECRET_KEY
 from functions.common.models import VideoRecord, VideoStatus
 from sandbox.clips import Scene, write_clip
 from sandbox.rekognition.classifier import CLEAN, NUDITY, WEAPONS
 from sandbox.stack.local_stack import SandboxSettings
+from tests.sandbox.endpoint_clients import signed_call
 from tests.sandbox.stack.pipeline import (
     AnnouncedStack,
     GrantLedger,
@@ -44,12 +51,18 @@ class Run:
     digest_topic_queue: str
     alerts_topic_queue: str
     today: str
+    review: dict[str, Any] = field(default_factory=dict)  # the review API's answers and CLI results, by step
 
     def videos(self) -> dict[str, list[VideoRecord]]:
-        by_key: dict[str, list[VideoRecord]] = defaultdict(list)
-        for record in list_videos(self.sandbox.target, limit=100):
-            by_key[record.video.key].append(record)
-        return by_key
+        return run_videos(self.sandbox)
+
+
+def run_videos(sandbox: AnnouncedStack) -> dict[str, list[VideoRecord]]:
+    """The stack's videos by key, as `modlake status` reads them."""
+    by_key: dict[str, list[VideoRecord]] = defaultdict(list)
+    for record in list_videos(sandbox.target, limit=100):
+        by_key[record.video.key].append(record)
+    return by_key
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +104,26 @@ def run(tmp_path_factory: pytest.TempPathFactory, grant_ledger: GrantLedger) -> 
         # When the pipeline has finished and today's digest is sent
         assert sandbox.stack.settle(timeout=150), sandbox.stack.queue_depths()
         digest = sandbox.modlake("digest", "--date", today)
-        yield Run(sandbox, uploads, digest, digest_queue, alerts_queue, today)
+        # And the review API read through its function URL by the operator, signed as an application signs it
+        api, operator = sandbox.stack.outputs["ReviewApiUrl"], Credentials(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY)
+        query = urlencode({"bucket": sandbox.stack.outputs["MediaBucketName"], "key": FLAGGED}, quote_via=quote)
+        review = {
+            "queue": signed_call(api + "review-queue", operator),
+            "video": signed_call(f"{api}videos?{query}", operator),
+        }
+        # And verdicts: the newest flagged version confirmed through the CLI, the older one overturned through the
+        # signed API by an application (and its request replayed), an unsigned verdict refused
+        _newer, older = find_videos(sandbox.target, FLAGGED)  # newest upload first, as `modlake review` picks
+        verdicts = api + f"videos/{older.video.video_id}/verdicts"
+        overturn = json.dumps({"verdict": "overturned", "note": "a painting", "request_id": "app-req-0001"}).encode()
+        review |= {
+            "cli": sandbox.modlake("review", FLAGGED, "--confirm", "--note", "nudity, as flagged"),
+            "post": signed_call(verdicts, operator, method="POST", body=overturn),
+            "replay": signed_call(verdicts, operator, method="POST", body=overturn),
+            "unsigned": signed_call(verdicts, None, method="POST", body=overturn),
+            "queue_after": sandbox.modlake("review"),
+        }
+        yield Run(sandbox, uploads, digest, digest_queue, alerts_queue, today, review)
         grant_ledger.record("pipeline", sandbox.stack)  # after this module's tests, whose CLI calls count too
 
 
@@ -225,12 +257,60 @@ def test_nothing_is_left_in_any_queue_or_dead_letter_queue(run: Run) -> None:
     assert depths and all(depth == 0 for name, depth in depths.items() if name not in SUBSCRIBERS), depths
 
 
+def test_verdicts_through_the_cli_and_the_signed_api_are_in_dynamodb_and_parquet_once(run: Run) -> None:
+    review, operator = run.review, "arn:aws:iam::123456789012:user/modlake-operator"
+    # Then the CLI's confirmation and the application's overturn were recorded, the replay answered as already done
+    cli = review["cli"]
+    assert cli.exit_code == 0, cli.output
+    assert f"confirmed: {FLAGGED}" in " ".join(cli.stdout.split()) and operator in cli.stdout
+    (post_status, posted), (replay_status, replayed) = review["post"], review["replay"]
+    assert post_status == 201 and replay_status == 200, (posted, replayed)
+    assert replayed["verdict"] == posted["verdict"] and posted["verdict"]["reviewer"] == operator
+    # And an unsigned verdict never reached the function
+    assert review["unsigned"] == (403, {"Message": "Forbidden"})
+    # And each version's summary has its latest verdict; nothing is left in the review queue
+    by_version = {r.video.video_id: r for r in run.videos()[FLAGGED]}
+    older = by_version[posted["verdict"]["video_id"]]
+    (newer,) = [r for r in by_version.values() if r is not older]
+    table = run.sandbox.stack.client("dynamodb")
+    name = run.sandbox.stack.outputs["VideosTableName"]
+    for record, verdict in ((older, "overturned"), (newer, "confirmed")):
+        pk = {"S": f"VIDEO#{record.video.video_id}"}
+        summary = table.get_item(TableName=name, Key={"pk": pk, "sk": {"S": "SUMMARY"}})["Item"]
+        assert summary["latest_verdict"]["M"]["verdict"]["S"] == verdict
+        assert "review_lane" not in summary
+        history = table.query(
+            TableName=name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :verdict)",
+            ExpressionAttributeValues={":pk": pk, ":verdict": {"S": "VERDICT#"}},
+        )["Items"]
+        assert len(history) == 1  # the replayed request wrote nothing twice
+    assert review["queue_after"].exit_code == 0 and "the review queue is empty" in review["queue_after"].stdout
+    # And the lake has one moderation_verdicts row per verdict, each naming the verified reviewer
+    rows = run.sandbox.table_rows("moderation_verdicts/")
+    assert sorted((r["video_id"], r["verdict"]) for r in rows) == sorted(
+        [(older.video.video_id, "overturned"), (newer.video.video_id, "confirmed")]
+    )
+    assert {r["reviewer"] for r in rows} == {operator} and {r["note"] for r in rows} == {
+        "a painting",
+        "nudity, as flagged",
+    }
+
+
+def test_the_review_api_answers_the_operator_through_its_function_url(run: Run) -> None:
+    # Then the signed requests reached functions/review_api, which found the flagged clip (a unicode, spaced key)
+    (queue_status, queue), (video_status, video) = run.review["queue"], run.review["video"]
+    assert queue_status == 200 and FLAGGED in json.dumps(queue, ensure_ascii=False), queue
+    assert video_status == 200 and FLAGGED in json.dumps(video, ensure_ascii=False), video
+
+
 def test_every_aws_call_the_functions_made_is_allowed_by_their_iam_policy(run: Run) -> None:
     stack = run.sandbox.stack
     assert stack.deployment is not None
     # Given every call recorded while the pipeline ran, by principal (function, or the role Rekognition assumed)
     calls = calls_by_principal(stack)
-    # Then each function made real calls (queue_backfill runs only in a backfill: test_backfill.py checks it)
+    # Then each function made real calls (queue_backfill runs only in a backfill: test_backfill.py checks it; review_api
+    # runs when the fixture reads the review API through its function URL)
     backfill = stack.deployment.function_named("queue_backfill").logical_id
     assert set(stack.deployment.functions) - {backfill} <= set(calls), "a function made no AWS call at all"
     # And its policy in the template allows every one of them
