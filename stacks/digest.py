@@ -15,7 +15,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from glue import VIDEOS
+from glue import VERDICTS, VIDEOS
 from stacks.config import PipelineConfig
 from stacks.lambda_factory import LambdaFactory, settings_environment
 from stacks.nag import acknowledge, object_findings, wildcard_resource_finding
@@ -49,7 +49,7 @@ ATHENA_QUERY_ACTIONS = (
 GLUE_DATABASE_ACTIONS = ("glue:GetDatabase",)  # on the catalog and the database
 GLUE_TABLE_ACTIONS = ("glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions")  # and the tables
 # The tables the digest's queries (queries/digest_*.sql) read; tests/infra/test_digest.py checks the SQL against it.
-DIGEST_READS = (VIDEOS,)
+DIGEST_READS = (VIDEOS, VERDICTS)  # the digest queries read these tables (queries/digest_*.sql)
 # Powertools idempotency: a conditional PutItem takes the day, UpdateItem records the result, DeleteItem removes the
 # record of a run that raised (so Lambda's retry runs again), GetItem reads an existing record when the failed
 # PutItem did not return it.

@@ -9,7 +9,7 @@ from typing import Any
 
 from functions.common.models import VideoSource
 from functions.common.ports import QueryRunner
-from functions.send_digest.model import CategoryCount, Digest, DigestTotals, FlaggedVideo, TrendDay
+from functions.send_digest.model import CategoryCount, Digest, DigestTotals, FlaggedVideo, ReviewLine, TrendDay
 from functions.send_digest.period import DigestPeriod, digest_day, trend_period
 from queries import named_query
 
@@ -28,12 +28,13 @@ def build_digest(day: date, queries: QueryRunner, scope: DigestScope, *, generat
     period = digest_day(day, scope.timezone)
     trend = trend_period(day, scope.timezone)
     day_parameters = period.execution_parameters()
-    totals_rows, category_rows, top_rows, trend_rows = queries.run_all(
+    totals_rows, category_rows, top_rows, trend_rows, review_rows = queries.run_all(
         [
             (named_query("digest_totals"), day_parameters),
             (named_query("digest_categories"), day_parameters),
             (named_query("digest_top_flagged"), day_parameters),
             (named_query("digest_trend"), trend.execution_parameters()),
+            (named_query("digest_review"), day_parameters),
         ]
     )
     totals = {
@@ -58,6 +59,21 @@ def build_digest(day: date, queries: QueryRunner, scope: DigestScope, *, generat
         backfill=totals[backfill],
         backfill_categories=categories[backfill],
         backfill_trend=trend_days[backfill],
+        review=_review_line(review_rows),
+        period_end=period.end.astimezone(UTC).replace(tzinfo=None),
+    )
+
+
+def _review_line(rows: list[dict[str, Any]]) -> ReviewLine:
+    """The digest_review row (one, always: its counts are scalar subqueries)."""
+    if not rows:
+        return ReviewLine()
+    row = rows[0]
+    return ReviewLine(
+        awaiting=int(row.get("awaiting") or 0),
+        oldest_awaiting_since=row.get("oldest_awaiting_since"),
+        reviewed=int(row.get("reviewed") or 0),
+        overturned=int(row.get("overturned") or 0),
     )
 
 

@@ -24,6 +24,26 @@ class DigestTotals:
 
 
 @dataclass(frozen=True)
+class ReviewLine:
+    """Reviewers' work as of the end of the digest day: the flagged videos still awaiting a verdict (and since when
+    the oldest has waited), and the verdicts recorded during the day."""
+
+    awaiting: int = 0
+    oldest_awaiting_since: datetime | None = None  # UTC, naive as Athena returns it
+    reviewed: int = 0
+    overturned: int = 0
+
+    @property
+    def overturn_rate(self) -> float | None:
+        """Overturned verdicts per verdict recorded that day (None: no verdict)."""
+        return self.overturned / self.reviewed if self.reviewed else None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.awaiting == 0 and self.reviewed == 0
+
+
+@dataclass(frozen=True)
 class CategoryCount:
     """Videos of one source a top-level category was detected in, and flagged."""
 
@@ -98,6 +118,8 @@ class Digest:
     backfill: DigestTotals = DigestTotals()
     backfill_categories: tuple[CategoryCount, ...] = ()
     backfill_trend: tuple[TrendDay, ...] = ()
+    review: ReviewLine = ReviewLine()
+    period_end: datetime | None = None  # the end of the digest day (UTC): what the oldest wait is measured to
 
     @property
     def has_backfill(self) -> bool:
@@ -140,6 +162,13 @@ class Digest:
             }
             for video in self.top_flagged
         ]
+        data["review"] = asdict(self.review) | {
+            "oldest_awaiting_since": self.review.oldest_awaiting_since.isoformat()
+            if self.review.oldest_awaiting_since
+            else None,
+            "overturn_rate": self.review.overturn_rate,
+        }
+        data["period_end"] = self.period_end.isoformat() if self.period_end else None
         for name in ("trend", "backfill_trend"):
             data[name] = [asdict(day) | {"day": day.day.isoformat()} for day in getattr(self, name)]
         return data

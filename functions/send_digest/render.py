@@ -5,7 +5,7 @@ A day without backfill reads as it always did; backfill lines, tags and columns 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from html import escape
 
 from functions.send_digest.model import CategoryCount, Digest, DigestTotals, TrendDay
@@ -35,6 +35,28 @@ def _summary_lines(digest: Digest) -> list[str]:
     if not digest.has_backfill:
         return [_outcomes(digest.totals)]
     return [f"Uploads: {_outcomes(digest.totals)}", f"Backfill: {_outcomes(digest.backfill)}"]
+
+
+def review_text(digest: Digest) -> str | None:
+    """'Review: N awaiting a verdict (oldest X h); V verdicts that day, O overturned (P %).' (None: nothing to say)."""
+    review = digest.review
+    if review.is_empty:
+        return None
+    parts = []
+    if review.awaiting:
+        waited = ""
+        if review.oldest_awaiting_since is not None and digest.period_end is not None:
+            # measured to the day's end, or to now for a day not over yet (today's digest)
+            now = digest.generated_at.astimezone(UTC).replace(tzinfo=None)
+            hours = max((min(digest.period_end, now) - review.oldest_awaiting_since).total_seconds() / 3600, 0)
+            waited = f" (oldest {hours:.0f} h)"
+        parts.append(f"{review.awaiting} awaiting a verdict{waited}")
+    else:
+        parts.append("nothing awaiting a verdict")
+    if review.overturn_rate is not None:
+        verdicts = f"{review.reviewed} verdict{'' if review.reviewed == 1 else 's'} that day"
+        parts.append(f"{verdicts}, {review.overturned} overturned ({review.overturn_rate:.0%})")
+    return "Review: " + "; ".join(parts) + "."
 
 
 def _counted(n: int, what: str) -> str:
@@ -72,7 +94,8 @@ def _title(digest: Digest) -> str:
 
 def render_text(digest: Digest) -> str:
     """The plain-text digest: what an SNS email subscriber reads."""
-    lines = [_title(digest), "", *_summary_lines(digest), ""]
+    review = review_text(digest)
+    lines = [_title(digest), "", *_summary_lines(digest), *([review] if review else []), ""]
     if digest.nothing_flagged:
         lines += ["Nothing was flagged.", ""]
     else:
@@ -197,6 +220,8 @@ def render_html(digest: Digest) -> str:
     else:
         body += [_row(headers, header=True), _row(_totals_cells(digest.totals))]
     body.append("</table>")
+    if review := review_text(digest):
+        body.append(f'<p class="review">{escape(review)}</p>')
     if digest.nothing_flagged:
         body.append('<p class="nothing-flagged">Nothing was flagged.</p>')
     else:

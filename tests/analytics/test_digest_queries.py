@@ -229,3 +229,25 @@ def test_without_its_dt_filter_a_digest_query_would_read_every_partition(
     all_videos = {key for key in sample_lake.keys if key.startswith(f"{VIDEOS_TABLE}/")}
     assert set(result.files_read) == all_videos
     assert set(result.files_read) != sample_lake.partition_keys(VIDEOS_TABLE, window.days)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("day", [END_DAY, END_DAY - timedelta(days=1), END_DAY - timedelta(days=10)])
+def test_the_review_line_counts_the_queue_at_the_days_end_and_the_days_verdicts(
+    engine: LakeQueryEngine, sample_lake: SampleLake, zone: str, day: date
+) -> None:
+    # Given a digest day and the sample lake's verdicts (every other flagged video, every fourth of those overturned)
+    window = local_days(day, day, zone)
+    verdicts = sample_lake.verdicts
+    assert verdicts
+    # When the review query runs
+    (row,) = digest(engine, "digest_review", window)
+    # Then the queue is what was flagged before the day ended and had no verdict by then, oldest first
+    judged_by_then = {v.video.video_id for v in verdicts if v.recorded_at < window.end}
+    waiting = [v for v in flagged(list(sample_lake.videos)) if v.completed_at < window.end]
+    waiting = [v for v in waiting if v.video_id not in judged_by_then]
+    assert row["awaiting"] == len(waiting) > 0
+    assert row["oldest_awaiting_since"] == naive(min(v.completed_at for v in waiting))
+    # And the day's verdicts are those recorded in [start, end), with how many overturned a flag
+    today = [v for v in verdicts if window.start <= v.recorded_at < window.end]
+    assert (row["reviewed"], row["overturned"]) == (len(today), sum(v.verdict == "overturned" for v in today))

@@ -94,7 +94,18 @@ def test_declared_view_columns_match_what_the_engine_returns(engine: LakeQueryEn
     assert tuple((name, re.sub(r"^timestamp\(3\)$", "timestamp", presto)) for name, presto in declared) == returned
 
 
-@pytest.mark.parametrize("query", NAMED, ids=ids(NAMED))
+# The digest's review line counts the queue as of the end of the day: every partition, by design (its header says so).
+READS_EVERY_PARTITION = frozenset({"digest_review"})
+BOUNDED = tuple(query for query in NAMED if query.name not in READS_EVERY_PARTITION)
+
+
+def test_only_the_review_line_reads_every_partition() -> None:
+    assert {query.name for query in NAMED} - {query.name for query in BOUNDED} == READS_EVERY_PARTITION
+    (review,) = [query for query in NAMED if query.name in READS_EVERY_PARTITION]
+    assert "every partition" in review.description
+
+
+@pytest.mark.parametrize("query", BOUNDED, ids=ids(BOUNDED))
 def test_each_named_query_reads_only_the_partitions_of_its_days(
     engine: LakeQueryEngine, sample_lake: SampleLake, query: SqlFile
 ) -> None:

@@ -20,7 +20,7 @@ from queries import named_query
 from tests.handlers.conftest import LambdaContext, load_handler
 
 REGION = "us-east-1"
-DIGEST_QUERIES = ("digest_totals", "digest_categories", "digest_top_flagged", "digest_trend")
+DIGEST_QUERIES = ("digest_totals", "digest_categories", "digest_top_flagged", "digest_trend", "digest_review")
 TOTALS = [("source", "varchar"), ("videos", "bigint"), ("moderated", "bigint"), ("flagged", "bigint")]
 TOTALS += [("failed", "bigint")]
 TOTALS += [("skipped", "bigint"), ("moderated_duration_ms", "bigint")]
@@ -60,7 +60,7 @@ def digest_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 
 def stub_day(stubber: Stubber, flagged: int) -> None:
-    """Athena answers the four digest queries; only totals has rows (the uploads': a day without backfill)."""
+    """Athena answers the five digest queries; only totals has rows (the uploads': a day without backfill)."""
     for index, name in enumerate(DIGEST_QUERIES):
         stubber.add_response(
             "start_query_execution",

@@ -297,18 +297,19 @@ def test_send_digest_reads_the_lake_tables_and_writes_only_digests_and_query_res
     grants = _grants(dev, _role_of(dev, "send_digest"))
     lake = f"<{dev.output_ref('AnalyticsBucketName')}.Arn>"
     results = f"<{dev.output_ref('AthenaResultsBucketName')}.Arn>"
-    # Then it reads the videos table's objects and the Athena results, writes digests/ and the Athena results,
+    # Then it reads the videos' and verdicts' objects and the Athena results, writes digests/ and the Athena results,
     # and deletes nothing
-    assert {r for a, r in grants if a == "s3:GetObject"} == {f"{lake}/moderation_videos/*", f"{results}/*"}
+    reads = {f"{lake}/moderation_videos/*", f"{lake}/moderation_verdicts/*"}
+    assert {r for a, r in grants if a == "s3:GetObject"} == reads | {f"{results}/*"}
     assert {r for a, r in grants if a == "s3:PutObject"} == {f"{lake}/digests/*", f"{results}/*"}
     assert not [a for a, _ in grants if a.startswith("s3:Delete")]
-    # And it lists the lake only under the prefix of the table its queries read
+    # And it lists the lake only under the prefixes of the tables its queries read
     (listing,) = [
         s
         for s in dev.role_policy_statements(_role_of(dev, "send_digest"))
         if "s3:ListBucket" in as_list(s["Action"]) and render(s["Resource"]) == lake
     ]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["moderation_videos/*"]}}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["moderation_videos/*", "moderation_verdicts/*"]}}
 
 
 def test_send_digest_touches_only_digest_items_of_the_videos_table(dev: Synth) -> None:

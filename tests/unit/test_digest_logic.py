@@ -17,6 +17,7 @@ from functions.send_digest.logic import (
     InvalidDigestRequest,
     send_digest,
 )
+from functions.send_digest.render import review_text
 from tests.digest_fakes import FakeQueries, RecordingNotifier, digest_deps
 from tests.fakes import InMemoryObjects
 
@@ -534,3 +535,57 @@ def test_a_backfill_that_flagged_is_sent_even_when_no_upload_was_flagged() -> No
     assert "No upload was flagged." in text and "Nothing was flagged." not in text
     assert "Backfill flagged by top-level category" in text and "Uploads flagged" not in text
     assert "  … and 407 more backfill videos: run the flagged_videos_for_day named query in Athena." in text
+
+
+def with_reviews(queries: FakeQueries, **row: Any) -> FakeQueries:
+    """The day's digest_review row: the queue at the day's end and the day's verdicts."""
+    queries.rows["digest_review"] = [row]
+    return queries
+
+
+def test_the_review_line_says_how_many_wait_since_when_and_how_many_were_overturned() -> None:
+    # Given 12 flagged videos awaiting a verdict at the day's end (UTC 2026-11-21 00:00), the oldest flagged 30 h
+    # before, and 5 verdicts recorded that day, 1 of them overturned
+    oldest = datetime(2026, 11, 19, 18, 0)
+    queries = with_reviews(busy_day(), awaiting=12, oldest_awaiting_since=oldest, reviewed=5, overturned=1)
+    deps = digest_deps(RUN_AT, queries=queries)
+    # When the digest runs
+    send_digest(DigestRequest(), deps)
+    # Then the text says so under the day's totals, and the HTML and the archive too
+    [(_, text)] = deps.notifier.sent
+    line = "Review: 12 awaiting a verdict (oldest 30 h); 5 verdicts that day, 1 overturned (20%)."
+    assert text.splitlines()[3] == line
+    assert f'<p class="review">{line}</p>' in deps.mailer.sent[0][1]
+    digest = build_digest(DAY, queries, deps.scope, generated_at=RUN_AT)
+    archived = digest.to_json()["review"]
+    assert archived == {
+        "awaiting": 12,
+        "oldest_awaiting_since": "2026-11-19T18:00:00",
+        "reviewed": 5,
+        "overturned": 1,
+        "overturn_rate": 0.2,
+    }
+
+
+def test_the_review_line_without_verdicts_or_without_a_queue() -> None:
+    deps = digest_deps(RUN_AT, queries=with_reviews(busy_day(), awaiting=3, oldest_awaiting_since=None, reviewed=0))
+    send_digest(DigestRequest(), deps)
+    assert "Review: 3 awaiting a verdict." in deps.notifier.sent[0][1]
+    deps = digest_deps(RUN_AT, queries=with_reviews(busy_day(), awaiting=0, reviewed=2, overturned=0))
+    send_digest(DigestRequest(), deps)
+    assert "Review: nothing awaiting a verdict; 2 verdicts that day, 0 overturned (0%)." in deps.notifier.sent[0][1]
+
+
+def test_a_day_without_reviews_has_no_review_line() -> None:
+    deps = digest_deps(RUN_AT, queries=with_reviews(busy_day(), awaiting=0, reviewed=0, overturned=0))
+    send_digest(DigestRequest(), deps)
+    assert deps.notifier.sent[0][1] == BUSY_DAY_TEXT and "Review:" not in deps.mailer.sent[0][1]
+
+
+def test_todays_digest_measures_the_oldest_wait_to_now_not_to_the_days_end() -> None:
+    # Given today's digest generated at 10:00 UTC, the oldest video awaiting a verdict flagged at 07:00
+    queries = with_reviews(busy_day(), awaiting=1, oldest_awaiting_since=datetime(2026, 11, 20, 7, 0), reviewed=0)
+    digest = build_digest(DAY, queries, digest_deps(RUN_AT, queries=queries).scope,
+                          generated_at=datetime(2026, 11, 20, 10, 0, tzinfo=UTC))  # fmt: skip
+    # Then it waited 3 h so far (the day's end would say 17 h)
+    assert review_text(digest) == "Review: 1 awaiting a verdict (oldest 3 h)."

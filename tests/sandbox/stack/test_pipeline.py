@@ -101,9 +101,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, grant_ledger: GrantLedger) -> 
         bucket = sandbox.stack.outputs["MediaBucketName"]
         s3.put_object(Bucket=bucket, Key=NOT_A_VIDEO, Body=b"meeting notes, not a video")
         s3.put_object(Bucket=bucket, Key=IGNORED, Body=b"read me")
-        # When the pipeline has finished and today's digest is sent
+        # When the pipeline has finished
         assert sandbox.stack.settle(timeout=150), sandbox.stack.queue_depths()
-        digest = sandbox.modlake("digest", "--date", today)
         # And the review API read through its function URL by the operator, signed as an application signs it
         api, operator = sandbox.stack.outputs["ReviewApiUrl"], Credentials(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY)
         query = urlencode({"bucket": sandbox.stack.outputs["MediaBucketName"], "key": FLAGGED}, quote_via=quote)
@@ -123,6 +122,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, grant_ledger: GrantLedger) -> 
             "unsigned": signed_call(verdicts, None, method="POST", body=overturn),
             "queue_after": sandbox.modlake("review"),
         }
+        # And today's digest is sent, its review line counting those verdicts
+        digest = sandbox.modlake("digest", "--date", today)
         yield Run(sandbox, uploads, digest, digest_queue, alerts_queue, today, review)
         grant_ledger.record("pipeline", sandbox.stack)  # after this module's tests, whose CLI calls count too
 
@@ -223,6 +224,7 @@ def test_the_digest_was_sent_to_the_topic_by_ses_and_archived(run: Run) -> None:
     (email,) = run.sandbox.messages(run.digest_topic_queue)
     assert "flagged%20reel.mp4" in email or "flagged reel.mp4" in email
     assert "1 failed, 1 skipped" in email
+    assert "Review: nothing awaiting a verdict; 2 verdicts that day, 1 overturned (50%)." in email
     s3 = run.sandbox.stack.client("s3")
     archive = s3.list_objects_v2(
         Bucket=run.sandbox.stack.outputs["AnalyticsBucketName"], Prefix=f"digests/dt={run.today}/"
