@@ -161,7 +161,8 @@ def run_demo(state: CliState, videos: Sequence[Path], classifier: str, out: Path
         console.print(f"Function logs: {settings.work_dir / 'logs'}")
         console.print(
             f"done in {time.monotonic() - started:.0f} s. Next: `make up` (the local stack stays up), then "
-            "`.venv/bin/modlake --local upload|status|labels|query|digest|dashboard|backfill` in another terminal"
+            "`.venv/bin/modlake --local upload|status|labels|review|query|digest|dashboard|backfill` "
+            "in another terminal"
         )
     finally:
         stack.stop()

@@ -25,7 +25,8 @@ from sandbox.stack.template import Resolver, readable_name
 
 # Resource types the local stack does not create, and why.
 NOT_PROVISIONED = {
-    "AWS::IAM::Role": "IAM is not enforced locally; the permission-coverage test checks calls against the policies",
+    "AWS::IAM::Role": "roles are not created locally: function URLs evaluate their template policies, and the "
+    "permission-coverage test checks every call against them",
     "AWS::IAM::Policy": "IAM is not enforced locally; the permission-coverage test checks calls against the policies",
     "AWS::KMS::Key": "topics are not encrypted locally",
     "AWS::S3::BucketPolicy": "bucket policies are not enforced locally",
