@@ -5,11 +5,7 @@ the functions' calls, never the CLI's."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -22,8 +18,8 @@ from cli.announcement import STATE_FILE_VARIABLE, RunningStack
 from cli.sandbox_commands import FAULT_SERVICES
 from cli.sandbox_runs import _print_running
 from sandbox.faults import SERVICES
-from sandbox.stack.template import PROJECT_ROOT
 from tests.cli.conftest import error_line
+from tests.sandbox.stack.pipeline import modlake_up
 
 
 def test_the_cli_offers_the_services_the_sandbox_faults() -> None:
@@ -74,36 +70,18 @@ def test_up_with_faults_announces_them_and_faults_only_the_functions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given `modlake up` faulting every DynamoDB and S3 call of the functions
-    state = tmp_path / "state.json"
-    command = [sys.executable, "-c", "from cli import main; main()", "up", "--port", "0", "--classifier", "palette"]
-    process = subprocess.Popen(
-        [*command, "--work-dir", str(tmp_path / "stack"), "--faults", "dynamodb=1,s3=1", "--fault-seed", "5"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, STATE_FILE_VARIABLE: str(state)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while (running := RunningStack.read(state)) is None:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "modlake up never announced itself"
-            time.sleep(0.2)
+    with modlake_up(tmp_path, "--faults", "dynamodb=1,s3=1", "--fault-seed", "5") as up:
+        running = up.running
         # Then the announcement other terminals read carries the plan, and the endpoint runs it
         assert (running.faults, running.fault_seed) == ({"dynamodb": 1.0, "s3": 1.0}, 5)
         with urllib.request.urlopen(running.health_url, timeout=5) as response:
             assert json.load(response)["faults"]["plan"] == {"dynamodb": 1.0, "s3": 1.0}
         # And the CLI's own DynamoDB reads are not faulted
-        monkeypatch.setenv(STATE_FILE_VARIABLE, str(state))
+        monkeypatch.setenv(STATE_FILE_VARIABLE, str(up.state))
         status = CliRunner().invoke(app, ["--local", "status"])
         assert status.exit_code == 0, status.output
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-        assert process.returncode == 0, stderr
+        up.process.send_signal(signal.SIGINT)
+        stdout, stderr = up.process.communicate(timeout=60)
+        assert up.process.returncode == 0, stderr
         # And the terminal said the faults are on
         assert "faults on: dynamodb 100%, s3 100% of the functions' calls" in " ".join(stdout.split())
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,13 +21,13 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cli import app
-from cli.announcement import STATE_FILE_VARIABLE
+from cli.announcement import STATE_FILE_VARIABLE, RunningStack
 from cli.sandbox_runs import announcement_of
 from cli.target import Target
 from sandbox.stack.calls import AwsCall
 from sandbox.stack.local_stack import LocalStack, SandboxSettings
 from sandbox.stack.provision import Deployment
-from sandbox.stack.template import readable_name
+from sandbox.stack.template import PROJECT_ROOT, readable_name
 from tests.sandbox.stack.permissions import Denial, Grant, check_calls, role_grants, used_grants
 
 _CDK_SINGLETON_ID = re.compile(r"[0-9a-f]{32}")  # the fixed uuid in the ids of CDK's singleton helper functions
@@ -187,3 +191,39 @@ class GrantLedger:
     def unused(self) -> list[Grant]:
         """Every grant no run's calls used, sorted by role, action and resource."""
         return sorted(self.grants - self.used)
+
+
+@dataclass
+class UpProcess:
+    """`modlake up` running in its own process, and the announcement it wrote."""
+
+    process: subprocess.Popen[str]
+    state: Path
+    running: RunningStack
+
+
+@contextmanager
+def modlake_up(work: Path, *options: str, timeout: float = 90) -> Iterator[UpProcess]:
+    """`modlake up` as a user starts it (free port, palette classifier, announcing itself in work/state.json), once
+    it has announced itself; a process the test leaves running is killed."""
+    state = work / "state.json"
+    command = [sys.executable, "-c", "from cli import main; main()", "up", "--port", "0", "--classifier", "palette"]
+    process = subprocess.Popen(
+        [*command, "--work-dir", str(work / "stack"), *options],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, STATE_FILE_VARIABLE: str(state)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while (running := RunningStack.read(state)) is None:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "modlake up never announced itself"
+            time.sleep(0.2)
+        yield UpProcess(process, state, running)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from cli.announcement import STATE_FILE_VARIABLE, RunningStack
-from sandbox.stack.template import PROJECT_ROOT
+from cli.announcement import STATE_FILE_VARIABLE
+from tests.sandbox.stack.pipeline import modlake_up
 
 
 def test_demo_runs_the_pipeline_on_the_sample_clips_and_says_where_the_results_are(tmp_path: Path) -> None:
@@ -67,38 +63,18 @@ def test_demo_refuses_a_file_that_is_not_a_video_before_starting_anything(tmp_pa
 
 def test_up_serves_other_commands_until_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given `modlake up` on a free port, announcing itself in this test's state file
-    state = tmp_path / "state.json"
-    environment = {**os.environ, STATE_FILE_VARIABLE: str(state)}
-    command = [sys.executable, "-c", "from cli import main; main()", "up", "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--classifier", "palette", "--work-dir", str(tmp_path / "stack")],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while RunningStack.read(state) is None:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "modlake up never announced itself"
-            time.sleep(0.2)
+    with modlake_up(tmp_path, timeout=60) as up:
         # When another command runs with --local
-        monkeypatch.setenv(STATE_FILE_VARIABLE, str(state))
+        monkeypatch.setenv(STATE_FILE_VARIABLE, str(up.state))
         status = CliRunner().invoke(app, ["--local", "status"])
         # Then it reaches the running stack
         assert status.exit_code == 0, status.output
         # And Ctrl-C stops the stack cleanly and withdraws the announcement
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-        assert process.returncode == 0, stderr
+        up.process.send_signal(signal.SIGINT)
+        stdout, stderr = up.process.communicate(timeout=60)
+        assert up.process.returncode == 0, stderr
         assert "modlake local stack" in stdout and "local stack stopped" in stderr
-        assert not state.exists()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        assert not up.state.exists()
 
 
 def test_local_commands_fail_in_one_line_when_no_stack_is_running(
