@@ -10,7 +10,6 @@ It returns what it planned, so tests can compute every expected answer without S
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 from collections import Counter
@@ -24,11 +23,12 @@ from typing import Any, ClassVar
 from functions.collect_results.logic import CollectDeps, CollectOutcome, handle
 from functions.common.adapters.rekognition import RekognitionModeration
 from functions.common.flagging import FlagPolicy
-from functions.common.lake import LakeWriter, parquet_bytes, table_from_rows
-from functions.common.models import JobNotification, ObjectInfo, VideoRef, VideoSource, VideoStatus
+from functions.common.lake import LakeWriter, verdict_row
+from functions.common.models import JobNotification, ObjectInfo, VideoRecord, VideoRef, VideoSource, VideoStatus
 from functions.common.observability import metrics
+from functions.common.verdicts import Verdict, VerdictKind, VerdictRequest
 from functions.start_moderation.logic import StartDeps, StartOutcome, StartRun
-from glue import TABLES, VERDICTS
+from glue import TABLES
 from sandbox.memory import (
     InMemoryObjects,
     InMemoryRekognition,
@@ -244,10 +244,6 @@ class SampleVerdict:
         return self.category or self.top_category
 
     @property
-    def verdict_id(self) -> str:
-        return hashlib.sha256(f"{self.video.video_id}|{self.reviewer}|{self.recorded_at}".encode()).hexdigest()
-
-    @property
     def top_category(self) -> str:
         return max((d for d in self.video.detections if d.flagged), key=lambda d: d.confidence).top_category
 
@@ -255,24 +251,26 @@ class SampleVerdict:
     def dt(self) -> str:
         return self.recorded_at.date().isoformat()
 
+    def record(self) -> VideoRecord:
+        """The moderated video the verdict is on, as the review API reads it (its identity is what the row keeps)."""
+        at = self.video.completed_at
+        return VideoRecord(video=self.video.ref, status=VideoStatus.SUCCEEDED, status_since=at, updated_at=at)
+
+    def recorded(self) -> Verdict:
+        """The verdict as the review API records it (its id from functions.common.verdicts, as for a request)."""
+        request = VerdictRequest(
+            VerdictKind(self.verdict), self.category, self.note, f"sample-{int(self.recorded_at.timestamp())}"
+        )
+        verdict = Verdict.of(self.record(), request, self.reviewer, self.recorded_at)
+        return replace(verdict, top_category=self.top_category, max_confidence=self.max_confidence)
+
+    @property
+    def verdict_id(self) -> str:
+        return self.recorded().verdict_id
+
     def row(self) -> dict[str, Any]:
-        """The moderation_verdicts row (glue.VERDICTS)."""
-        video = self.video
-        return {
-            "verdict_id": self.verdict_id,
-            "video_id": video.video_id,
-            "bucket": video.bucket,
-            "object_key": video.key,
-            "version_id": video.version_id,
-            "source": str(video.source),
-            "verdict": self.verdict,
-            "category": self.category,
-            "note": self.note,
-            "reviewer": self.reviewer,
-            "recorded_at": self.recorded_at,
-            "top_category": self.top_category,
-            "max_confidence": self.max_confidence,
-        }
+        """The moderation_verdicts row, built by the lake writer's own verdict_row."""
+        return verdict_row(self.recorded(), self.record())
 
 
 def plan_verdicts(videos: Iterable[SampleVideo], end_day: date) -> tuple[SampleVerdict, ...]:
@@ -521,7 +519,7 @@ class _Pipeline:
         self.media = _SampleMedia()
         self.rekognition = InMemoryRekognition()
         moderation = RekognitionModeration(self.rekognition, "arn:aws:sns:local:0:AmazonRekognition", "role")
-        lake = LakeWriter(self.lake_objects)
+        lake = self.lake = LakeWriter(self.lake_objects)
         self.start = StartDeps(
             store=self.store,
             media=self.media,
@@ -626,8 +624,7 @@ def write_sample_lake(
         logging.disable(previous)
     verdicts = plan_verdicts(videos, end_day)
     for verdict in verdicts:  # as the review API writes them: one object per verdict, at a key its id decides
-        body = parquet_bytes(table_from_rows(VERDICTS, [verdict.row()]))
-        pipeline.lake_objects.put(f"{VERDICTS.prefix}dt={verdict.dt}/{verdict.verdict_id}.parquet", body, "")
+        pipeline.lake.write_verdict(verdict.recorded(), verdict.record())
     keys = [key for spec in TABLES for key in pipeline.lake_objects.keys(spec.prefix)]
     for key in keys:
         path = root / key
